@@ -1,0 +1,1 @@
+"""ragdistill: optimizers package."""

@@ -1,0 +1,1 @@
+"""ragdistill: programs package."""

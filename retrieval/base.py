@@ -55,11 +55,10 @@ def check_k(k: object, *, max_k: int = 100) -> int:
 
 def load_retriever(name: str, index_dir: str | Path) -> Retriever:
     """Open the retriever called `name` over the index directory `index_dir`."""
+    from retrieval.updates import read_manifest
+
     index_dir = Path(index_dir)
-    if not (index_dir / "manifest.json").is_file():
-        raise RagdistillError(
-            f"no index at {index_dir} (manifest.json missing): build one with python -m retrieval.index"
-        )
+    read_manifest(index_dir)
     if name == "colbert":
         from retrieval.colbert import ColBERTRetriever
 

@@ -1,0 +1,1 @@
+"""ragdistill benchmarks: scripts that print JSON figures (`python -m benchmarks.<name> --help`)."""

@@ -1,0 +1,239 @@
+"""Loaders for corpora and QA splits, with validation that names the file and line of every problem.
+
+Corpora are JSONL (`{"pid", "title", "text"}`) or TSV (`pid<TAB>title<TAB>text`, header optional).
+QA splits are a bundled split name (`train`, `dev`, `test` of the fictional world in `data/world/`),
+a JSONL or CSV file with `question` and `answer` or `answers`, or a Hugging Face `datasets` dataset
+(a directory written by `save_to_disk`, or a hub id). Every example becomes a `dspy.Example` with
+`id`, `question`, `answer` (the primary gold answer), `answers` (gold plus aliases), `gold_pids` and
+`hops`, and `question` as its only input.
+
+Bad rows stop the load with a `RagdistillError` such as `data/x.jsonl line 7: missing field 'question'`;
+with `skip_bad_rows=True` they are skipped and counted in one warning instead. Simplification: a CSV
+`answers` cell holds several answers separated by `|`.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import dspy
+
+from data.errors import RagdistillError
+
+WORLD_DIR = Path(__file__).resolve().parent / "world"
+WORLD_CORPUS = WORLD_DIR / "corpus.jsonl"
+BUNDLED_SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class Passage:
+    """One corpus passage."""
+
+    pid: str
+    title: str
+    text: str
+
+    def as_context(self) -> str:
+        """The passage as shown to an LM: `title | text`."""
+        return f"{self.title} | {self.text}"
+
+
+class _BadRow(Exception):
+    """A row that cannot be used; carries the message without the file/line prefix."""
+
+
+def file_sha256(path: str | Path) -> str:
+    """Hex SHA-256 of a file's bytes (for manifests and reports)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _existing_file(path: str | Path) -> Path:
+    path = Path(path)
+    if not path.is_file():
+        raise RagdistillError(f"{path}: no such file")
+    return path
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line; malformed lines raise `_BadRow` with their number."""
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                row = json.loads(line)
+            except json.JSONDecodeError as err:
+                yield number, _BadRow(f"malformed JSON ({err.msg})")
+                continue
+            yield number, row if isinstance(row, dict) else _BadRow("expected a JSON object")
+
+
+def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: bool = False) -> list:
+    """Build one item per row, enforcing unique keys; the shared validation loop of every loader."""
+    items, seen, skipped = [], {}, 0
+    for number, row in rows:
+        try:
+            if isinstance(row, _BadRow):
+                raise row
+            item = build(row)
+            item_key = key(item)
+            if item_key in seen:
+                raise _BadRow(f"duplicated id {item_key!r} (first on line {seen[item_key]})")
+        except _BadRow as err:
+            if not skip_bad_rows:
+                raise RagdistillError(f"{path} line {number}: {err}") from None
+            skipped += 1
+            continue
+        seen[item_key] = number
+        items.append(item)
+    if skipped:
+        warnings.warn(f"{path}: skipped {skipped} bad row(s)", stacklevel=3)
+    if not items and not allow_empty:
+        raise RagdistillError(f"{path}: no usable rows (empty file?)")
+    return items
+
+
+def _field(row: dict, name: str) -> str:
+    value = row.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise _BadRow(f"missing field {name!r}")
+    return str(value)
+
+
+# Corpora ------------------------------------------------------------------------------------------
+
+
+def _passage(row: dict) -> Passage:
+    return Passage(pid=_field(row, "pid"), title=str(row.get("title") or ""), text=_field(row, "text"))
+
+
+def _tsv_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        for number, cells in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
+            if not cells or (number == 1 and [c.strip().lower() for c in cells[:3]] == ["pid", "title", "text"]):
+                continue
+            if len(cells) == 2:  # pid, text (the classic ColBERT collection.tsv)
+                cells = [cells[0], "", cells[1]]
+            if len(cells) != 3:
+                yield number, _BadRow(f"expected 3 tab-separated columns (pid, title, text), got {len(cells)}")
+                continue
+            yield number, dict(zip(("pid", "title", "text"), cells, strict=True))
+
+
+def load_corpus(path: str | Path, *, skip_bad_rows: bool = False, allow_empty: bool = False) -> list[Passage]:
+    """Read a JSONL or TSV corpus; pids are strings and must be unique; empty only if `allow_empty`."""
+    path = _existing_file(path)
+    rows = _tsv_rows(path) if path.suffix.lower() in (".tsv", ".tab") else _jsonl_rows(path)
+    return _collect(path, rows, _passage, lambda p: p.pid, skip_bad_rows=skip_bad_rows, allow_empty=allow_empty)
+
+
+# QA examples --------------------------------------------------------------------------------------
+
+
+def _answers(row: dict, require_answers: bool) -> list[str]:
+    answers = row.get("answers")
+    if isinstance(answers, str):
+        answers = [a for a in answers.split("|") if a.strip()]
+    answers = [str(a) for a in (answers or []) if str(a).strip()]
+    answer = row.get("answer")
+    if answer is not None and str(answer).strip():
+        answers = [str(answer)] + [a for a in answers if a != str(answer)]
+    if not answers and require_answers:
+        raise _BadRow("missing field 'answer' (or 'answers')")
+    return answers
+
+
+def _pids(value) -> list[str]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [p for p in value.split("|") if p]
+    return [str(p) for p in value]
+
+
+def make_example(row: dict, *, default_id: str, require_answers: bool = True) -> dspy.Example:
+    """One validated `dspy.Example` from a dict row (raises `_BadRow` on a problem)."""
+    question = _field(row, "question")
+    answers = _answers(row, require_answers)
+    try:
+        hops = int(row.get("hops") or (2 if len(_pids(row.get("gold_pids"))) > 1 else 1))
+    except (TypeError, ValueError):
+        raise _BadRow(f"hops must be an integer, got {row.get('hops')!r}") from None
+    return dspy.Example(
+        id=str(row.get("id") if row.get("id") not in (None, "") else default_id),
+        question=question,
+        answer=answers[0] if answers else "",
+        answers=answers,
+        gold_pids=_pids(row.get("gold_pids")),
+        hops=hops,
+    ).with_inputs("question")
+
+
+def _example_builder(require_answers: bool):
+    counter = iter(range(1_000_000_000))
+    return lambda row: make_example(row, default_id=f"q{next(counter)}", require_answers=require_answers)
+
+
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
+    with open(path, encoding="utf-8", newline="") as handle:
+        reader = csv.DictReader(handle)
+        if not reader.fieldnames or "question" not in reader.fieldnames:
+            raise RagdistillError(f"{path} line 1: CSV header must name a 'question' column")
+        for row in reader:
+            yield reader.line_num, row
+
+
+def _hf_examples(source: str, split: str | None, require_answers: bool) -> list[dspy.Example]:
+    import datasets
+
+    try:
+        if Path(source).is_dir():
+            dataset = datasets.load_from_disk(source)
+        else:
+            dataset = datasets.load_dataset(source, split=split)
+    except Exception as err:  # datasets raises many types; all mean "cannot read this source"
+        raise RagdistillError(f"cannot load dataset {source!r}: {str(err).splitlines()[0]}") from None
+    if isinstance(dataset, datasets.DatasetDict):
+        if split is None or split not in dataset:
+            raise RagdistillError(f"dataset {source!r} has splits {sorted(dataset)}: choose one with split=")
+        dataset = dataset[split]
+    rows = ((number, dict(row)) for number, row in enumerate(dataset, start=1))
+    return _collect(Path(source), rows, _example_builder(require_answers), lambda e: e.id, skip_bad_rows=False)
+
+
+def load_examples(
+    source: str | Path,
+    *,
+    split: str | None = None,
+    skip_bad_rows: bool = False,
+    limit: int | None = None,
+    require_answers: bool = True,
+) -> list[dspy.Example]:
+    """Load QA examples from a bundled split name, a JSONL/CSV file or a Hugging Face dataset."""
+    source = str(source)
+    if source in BUNDLED_SPLITS:
+        source = str(WORLD_DIR / f"{source}.jsonl")
+    path = Path(source)
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json", ".csv"):
+        path = _existing_file(path)
+        rows = _csv_rows(path) if suffix == ".csv" else _jsonl_rows(path)
+        examples = _collect(path, rows, _example_builder(require_answers), lambda e: e.id, skip_bad_rows=skip_bad_rows)
+    elif path.is_dir() or ("/" in source and not path.exists()):
+        examples = _hf_examples(source, split, require_answers)
+    else:
+        raise RagdistillError(
+            f"cannot read QA data {source!r}: expected one of {', '.join(BUNDLED_SPLITS)}, a .jsonl/.csv file, "
+            "or a Hugging Face dataset (directory or hub id)"
+        )
+    return examples[:limit] if limit is not None else examples

@@ -1,0 +1,189 @@
+"""Score one system's answers: quality, confidence intervals, speed, retrieval use, error breakdown.
+
+The evaluator runs each system (teacher, student, ...) on the same questions and hands this module one
+`AnswerRecord` per question. `score_system(records)` turns them into one flat dict of figures (the
+"metrics" object in `programs/report.py`'s schema):
+
+- `em`, `f1`: means of the per-question SQuAD exact match / token F1 (`optimizers.metrics`, best over the
+  gold aliases), in percent; `em_ci`, `f1_ci`: 95% percentile-bootstrap intervals `[low, high]` of those
+  means (`BOOTSTRAP_RESAMPLES` resamples of the questions, seeded, so a report is reproducible).
+- `rouge_l`: mean per-question ROUGE-L F-measure (`rouge_score`, best over aliases), in percent;
+  `bleu`: sacrebleu corpus BLEU with every alias as a reference (0-100). Short answers have few 4-grams,
+  so BLEU is low for QA even when answers are right; it is reported because users ask for it.
+- `latency_p50_s`, `latency_p95_s`: per-question answer time; `answers_per_s`: questions divided by the
+  evaluator's wall time for the whole batch when it gives one (`wall_s`), else by the summed latencies.
+- `tokens_in_mean`, `tokens_out_mean`: over the questions whose LM reported usage; `None` when none did.
+- `answer_in_context`: share of questions whose normalized gold answer (or an alias) appears, on word
+  boundaries, in the normalized text of a retrieved passage. The evaluator puts the passages exactly as
+  the LM saw them (`Hit.as_context()`, "title | text") in `AnswerRecord.retrieved_texts`.
+  `passage_recall`: mean share of gold passages among those retrieved (questions with `gold_pids` only).
+  Each is `None` when no record carries passage texts / pids (closed book).
+- `errors`: counts of right answers (EM), reading errors (wrong although the answer was in the context),
+  retrieval misses (wrong and the answer was not retrieved) and empty answers.
+- `per_question`: `[{"qid", "em", "f1", "rouge_l", "answer_in_context"}]` (0/1 and 0-1 scales) so anyone
+  can recompute the means.
+
+Simplified: the interval is a plain percentile bootstrap (no BCa correction) and covers EM and F1 only;
+latency percentiles interpolate linearly between samples; ROUGE uses `rouge_score`'s default tokenizer
+without stemming. `evaluate.load("rouge")` is not used because it fetches its metric script from the hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import sacrebleu
+from rouge_score import rouge_scorer
+
+from optimizers.metrics import exact_match, normalize_answer, token_f1
+from retrieval.metrics import recall_at_k
+
+BOOTSTRAP_RESAMPLES = 1000
+BOOTSTRAP_SEED = 0
+CONFIDENCE = 0.95
+
+
+@dataclass
+class AnswerRecord:
+    """One system's answer to one question, with what it cost and what it read."""
+
+    qid: str
+    question: str
+    gold: list[str]
+    """The gold answer first, then its aliases."""
+    prediction: str
+    latency_s: float
+    """Time to answer this question, retrieval included."""
+    tokens_in: int | None
+    """Prompt tokens reported by the LM, `None` when it reports no usage."""
+    tokens_out: int | None
+    retrieved_pids: list[str]
+    """Passages the program retrieved, best first (empty for closed book)."""
+    retrieved_titles: list[str]
+    gold_pids: list[str]
+    retrieved_texts: list[str] = field(default_factory=list)
+    """The retrieved passages as shown to the LM ("title | text"), for the answer-in-context rate."""
+
+
+def answer_in_context(gold: Sequence[str], passages: Sequence[str]) -> bool:
+    """True if a normalized gold answer occurs as whole words in a normalized passage."""
+    texts = [f" {normalize_answer(passage)} " for passage in passages]
+    answers = [normalize_answer(answer) for answer in gold]
+    return any(answer and f" {answer} " in text for answer in answers for text in texts)
+
+
+def bootstrap_ci(scores: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED):
+    """Percentile-bootstrap interval `[low, high]` for the mean of `scores`, at `CONFIDENCE`."""
+    values = np.asarray(scores, dtype=float)
+    rng = np.random.default_rng(seed)
+    means = values[rng.integers(0, len(values), size=(resamples, len(values)))].mean(axis=1)
+    tail = (1 - CONFIDENCE) / 2 * 100
+    return [float(np.percentile(means, tail)), float(np.percentile(means, 100 - tail))]
+
+
+def _mean_or_none(values: Sequence[float | int | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return float(np.mean(known)) if known else None
+
+
+def _corpus_bleu(records: Sequence[AnswerRecord]) -> float:
+    """sacrebleu corpus BLEU; questions with fewer aliases pad their reference streams with None."""
+    width = max(len(record.gold) for record in records)
+    streams = [[record.gold[i] if i < len(record.gold) else None for record in records] for i in range(width)]
+    return float(sacrebleu.corpus_bleu([record.prediction for record in records], streams).score)
+
+
+def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None) -> dict:
+    """Every figure for one system's records (see the module docstring for each key)."""
+    if not records:
+        raise ValueError("score_system needs at least one record")
+    rouge = rouge_scorer.RougeScorer(["rougeL"])
+    has_texts = any(record.retrieved_texts for record in records)
+    per_question = []
+    for record in records:
+        per_question.append(
+            {
+                "qid": record.qid,
+                "em": float(exact_match(record.prediction, record.gold)),
+                "f1": float(token_f1(record.prediction, record.gold)),
+                "rouge_l": rouge.score_multi(record.gold, record.prediction)["rougeL"].fmeasure,
+                "answer_in_context": answer_in_context(record.gold, record.retrieved_texts) if has_texts else None,
+            }
+        )
+    em = [q["em"] for q in per_question]
+    f1 = [q["f1"] for q in per_question]
+    latencies = np.asarray([record.latency_s for record in records], dtype=float)
+    with_gold = [record for record in records if record.gold_pids]
+    recall = [recall_at_k(r.retrieved_pids, r.gold_pids, len(r.retrieved_pids)) for r in with_gold]
+    return {
+        "questions": len(records),
+        "em": 100 * float(np.mean(em)),
+        "em_ci": [100 * bound for bound in bootstrap_ci(em)],
+        "f1": 100 * float(np.mean(f1)),
+        "f1_ci": [100 * bound for bound in bootstrap_ci(f1)],
+        "rouge_l": 100 * float(np.mean([q["rouge_l"] for q in per_question])),
+        "bleu": _corpus_bleu(records),
+        "latency_p50_s": float(np.percentile(latencies, 50)),
+        "latency_p95_s": float(np.percentile(latencies, 95)),
+        "answers_per_s": len(records) / (wall_s if wall_s is not None else float(latencies.sum())),
+        "tokens_in_mean": _mean_or_none([record.tokens_in for record in records]),
+        "tokens_out_mean": _mean_or_none([record.tokens_out for record in records]),
+        "answer_in_context": _mean_or_none([q["answer_in_context"] for q in per_question]),
+        "passage_recall": _mean_or_none(recall) if any(record.retrieved_pids for record in records) else None,
+        "errors": error_breakdown(records, per_question),
+        "per_question": per_question,
+    }
+
+
+def error_breakdown(records: Sequence[AnswerRecord], per_question: Sequence[dict]) -> dict[str, int]:
+    """Count right answers, reading errors, retrieval misses and empty answers (each question once)."""
+    counts = {"correct": 0, "empty": 0, "reading_error": 0, "retrieval_miss": 0, "wrong_closed_book": 0}
+    for record, scores in zip(records, per_question, strict=True):
+        if scores["em"]:
+            counts["correct"] += 1
+        elif not record.prediction.strip():
+            counts["empty"] += 1
+        elif scores["answer_in_context"] is None:
+            counts["wrong_closed_book"] += 1
+        elif scores["answer_in_context"]:
+            counts["reading_error"] += 1
+        else:
+            counts["retrieval_miss"] += 1
+    return counts
+
+
+def worst_questions(
+    records_student: Sequence[AnswerRecord], records_teacher: Sequence[AnswerRecord], n: int = 20
+) -> list[dict]:
+    """The student's wrong answers (EM 0) on questions both answered, largest teacher-minus-student F1 first.
+
+    Ties go to the lower student F1, then to the qid, so the list is deterministic.
+    """
+    teacher_by_qid = {record.qid: record for record in records_teacher}
+    rows = []
+    for student in records_student:
+        teacher = teacher_by_qid.get(student.qid)
+        if teacher is None or exact_match(student.prediction, student.gold):
+            continue
+        student_f1 = float(token_f1(student.prediction, student.gold))
+        teacher_f1 = float(token_f1(teacher.prediction, teacher.gold))
+        rows.append(
+            {
+                "qid": student.qid,
+                "question": student.question,
+                "gold": list(student.gold),
+                "student": student.prediction,
+                "teacher": teacher.prediction,
+                "student_f1": 100 * student_f1,
+                "teacher_f1": 100 * teacher_f1,
+                "gap": 100 * (teacher_f1 - student_f1),
+                "answer_in_context": answer_in_context(student.gold, student.retrieved_texts)
+                if student.retrieved_texts
+                else None,
+                "retrieved_titles": list(student.retrieved_titles),
+            }
+        )
+    rows.sort(key=lambda row: (-row["gap"], row["student_f1"], row["qid"]))
+    return rows[:n]

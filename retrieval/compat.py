@@ -1,0 +1,121 @@
+"""Make colbert-ai 0.2.22 usable here: transformers 5, a cache for its C++ extensions, in-process runs.
+
+Every ragdistill module that touches colbert-ai calls `import_colbert()` first instead of `import colbert`,
+which, in this order:
+- points `TORCH_EXTENSIONS_DIR` at a cache (unless the user set it), so the four C++ extensions colbert-ai
+  compiles on first use (~35 s each on a small CPU) are compiled once per machine, not once per session;
+- imports colbert and undoes its side effects on the whole program (it forces the multiprocessing start
+  method to 'spawn' and sets TOKENIZERS_PARALLELISM); `run_context` sets 'spawn' again only while a
+  multi-GPU run needs it;
+- wraps colbert's model-class factory so each model's `__init__` ends with `post_init()`, which
+  transformers 5 requires (colbert calls the older `init_weights()` only, and every checkpoint load fails
+  with "'HF_ColBERT' object has no attribute 'all_tied_weights_keys'").
+
+`run_context()` is colbert's `Run().context(RunConfig(...))` with settings that work here: one rank
+in-process on CPU (a child process that crashes would leave the parent waiting forever), one rank per GPU
+on CUDA. It also sends colbert-ai's log (printed to stdout) to stderr, so CLIs keep stdout for results.
+Simplified: no support for choosing a subset of GPUs; the stdout redirection is process-wide while it lasts.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stdout
+from pathlib import Path
+from types import ModuleType
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def extensions_dir() -> Path:
+    """Where colbert-ai's compiled extensions are cached: $TORCH_EXTENSIONS_DIR, else a ragdistill cache."""
+    if os.environ.get("TORCH_EXTENSIONS_DIR"):
+        return Path(os.environ["TORCH_EXTENSIONS_DIR"])
+    if os.environ.get("RAGDISTILL_CACHE"):
+        return Path(os.environ["RAGDISTILL_CACHE"]) / "torch_extensions"
+    return REPO_ROOT / ".cache" / "torch_extensions"
+
+
+def _ends_with_post_init(class_factory):
+    """Wrap colbert's `class_factory` so the model classes it makes call `post_init()` after `__init__`."""
+
+    @functools.wraps(class_factory)
+    def patched_factory(name_or_path):
+        model_class = class_factory(name_or_path)
+        original_init = model_class.__init__
+
+        def __init__(self, config, colbert_config):
+            original_init(self, config, colbert_config)
+            self.post_init()
+
+        model_class.__init__ = __init__
+        return model_class
+
+    return patched_factory
+
+
+@functools.cache
+def import_colbert() -> ModuleType:
+    """Import colbert-ai with the extension cache set, the start method left alone and the transformers-5 fix."""
+    import multiprocessing
+
+    os.environ.setdefault("TORCH_EXTENSIONS_DIR", str(extensions_dir()))
+    start_method = multiprocessing.get_start_method(allow_none=True)
+    tokenizers_parallelism = os.environ.get("TOKENIZERS_PARALLELISM")
+    import colbert
+    import colbert.modeling.base_colbert
+    import colbert.modeling.hf_colbert
+    import colbert.modeling.tokenization.doc_tokenization
+    import colbert.modeling.tokenization.query_tokenization
+
+    multiprocessing.set_start_method(start_method, force=True)
+    if tokenizers_parallelism is None:  # colbert sets it to "true" on import
+        os.environ.pop("TOKENIZERS_PARALLELISM", None)
+    else:
+        os.environ["TOKENIZERS_PARALLELISM"] = tokenizers_parallelism
+    patched = _ends_with_post_init(colbert.modeling.hf_colbert.class_factory)
+    # Each module imported the factory by name, so each keeps its own reference to replace.
+    for module in (
+        colbert.modeling.hf_colbert,
+        colbert.modeling.base_colbert,
+        colbert.modeling.tokenization.doc_tokenization,
+        colbert.modeling.tokenization.query_tokenization,
+    ):
+        module.class_factory = patched
+    return colbert
+
+
+def gpu_count() -> int:
+    """How many CUDA devices colbert-ai will use (0 on a CPU-only machine)."""
+    import torch
+
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+@contextmanager
+def run_context() -> Iterator[None]:
+    """colbert-ai's run context (one in-process rank on CPU or one GPU, else one per GPU), its log on stderr."""
+    import multiprocessing
+
+    import_colbert()
+    from colbert.infra import Run, RunConfig
+
+    nranks = max(1, gpu_count())
+    start_method = multiprocessing.get_start_method(allow_none=True)
+    if nranks > 1:
+        multiprocessing.set_start_method("spawn", force=True)
+    try:
+        with (
+            Run().context(RunConfig(nranks=nranks, avoid_fork_if_possible=True)),
+            redirect_stdout(sys.stderr),
+            warnings.catch_warnings(),
+        ):
+            # colbert-ai sets up CUDA mixed precision even on CPU, where it does nothing but warn.
+            warnings.filterwarnings("ignore", message=r".*(torch\.cuda\.amp\.|CUDA is not available)")
+            yield
+    finally:
+        multiprocessing.set_start_method(start_method, force=True)

@@ -1,0 +1,144 @@
+"""CLI: build an index directory from a corpus, and change it without a full rebuild.
+
+    python -m retrieval.index --corpus data/world/corpus.jsonl --out indexes/world [--checkpoint ...]
+    python -m retrieval.index add --index indexes/world --corpus new.jsonl
+    python -m retrieval.index delete --index indexes/world --pid p17 --pid p18
+    python -m retrieval.index rebuild --index indexes/world
+
+Progress goes to stderr, as does colbert-ai's own log; a bad input is one `error:` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from data.errors import RagdistillError, exit_cleanly_on_error
+from data.loaders import Passage, load_corpus
+from retrieval.colbert import IndexSettings, build_index, rebuild_index
+from retrieval.updates import add_passages, delete_passages, read_manifest
+
+DEFAULTS = IndexSettings()
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def read_corpus(path: str | None, option: str = "--corpus") -> list[Passage]:
+    """The passages of a JSONL corpus file, or a one-line error when it is absent or empty."""
+    if not path:
+        raise RagdistillError(f"missing {option} FILE (a JSONL file of {{pid, title, text}} passages)")
+    if not Path(path).is_file():
+        raise RagdistillError(f"corpus file {path} does not exist")
+    passages = load_corpus(path)
+    if not passages:
+        raise RagdistillError(f"corpus file {path} holds no passages")
+    return passages
+
+
+def existing_index(path: str) -> Path:
+    """An index directory that has a manifest, or a one-line error."""
+    read_manifest(Path(path))
+    return Path(path)
+
+
+@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--corpus", help="JSONL corpus to index: one {pid, title, text} object a line.")
+@click.option("--out", help="Index directory to write (replaced atomically if it exists).")
+@click.option(
+    "--checkpoint",
+    help="ColBERT checkpoint: a HF id, a local dir, or minilm-colbert. [default: "
+    "colbert-ir/colbertv2.0 when cached, else minilm-colbert]",
+)
+@click.option(
+    "--nbits",
+    type=click.Choice(["1", "2", "4"]),
+    default=str(DEFAULTS.nbits),
+    show_default=True,
+    help="Bits per dimension of each stored residual.",
+)
+@click.option(
+    "--doc-maxlen",
+    type=int,
+    default=DEFAULTS.doc_maxlen,
+    show_default=True,
+    help="Passages are truncated to this many tokens.",
+)
+@click.option(
+    "--kmeans-niters",
+    type=int,
+    default=DEFAULTS.kmeans_niters,
+    show_default=True,
+    help="k-means iterations for the centroids.",
+)
+@click.pass_context
+@exit_cleanly_on_error
+def main(
+    ctx: click.Context,
+    corpus: str | None,
+    out: str | None,
+    checkpoint: str | None,
+    nbits: str,
+    doc_maxlen: int,
+    kmeans_niters: int,
+) -> None:
+    """Build a ColBERT (PLAID) + BM25 index directory from a corpus, or change one (see the commands)."""
+    if ctx.invoked_subcommand is not None:
+        return
+    passages = read_corpus(corpus)
+    if not out:
+        raise RagdistillError("missing --out DIR (the index directory to write)")
+    say(f"indexing {len(passages)} passages from {corpus} into {out} (nbits {nbits}, doc_maxlen {doc_maxlen})...")
+    start = time.monotonic()
+    build_index(
+        passages, out, checkpoint=checkpoint, nbits=int(nbits), doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters
+    )
+    manifest = read_manifest(Path(out))
+    say(
+        f"done in {time.monotonic() - start:.0f} s: {out} ({', '.join(manifest['retrievers'])}; "
+        f"checkpoint {manifest['checkpoint']})"
+    )
+
+
+@main.command()
+@click.option("--index", "index_dir", required=True, help="Index directory to add to.")
+@click.option("--corpus", help="JSONL file of passages to add; a pid already indexed replaces that passage.")
+@exit_cleanly_on_error
+def add(index_dir: str, corpus: str | None) -> None:
+    """Add or replace passages without rebuilding (searched exactly until the next rebuild)."""
+    index = existing_index(index_dir)
+    count = add_passages(index, read_corpus(corpus))
+    say(f"added {count} passages to {index}")
+
+
+@main.command()
+@click.option("--index", "index_dir", required=True, help="Index directory to delete from.")
+@click.option("--pid", "pids", multiple=True, help="Pid of a passage to delete (repeatable).")
+@exit_cleanly_on_error
+def delete(index_dir: str, pids: tuple[str, ...]) -> None:
+    """Delete passages by pid without rebuilding."""
+    index = existing_index(index_dir)
+    if not pids:
+        raise RagdistillError("give at least one --pid to delete")
+    count = delete_passages(index, list(pids))
+    say(f"deleted {count} passages from {index}")
+
+
+@main.command()
+@click.option("--index", "index_dir", required=True, help="Index directory to rebuild.")
+@exit_cleanly_on_error
+def rebuild(index_dir: str) -> None:
+    """Rebuild an index with its checkpoint and settings, folding in added and deleted passages."""
+    index = existing_index(index_dir)
+    say(f"rebuilding {index}...")
+    start = time.monotonic()
+    rebuild_index(index)
+    say(f"done in {time.monotonic() - start:.0f} s: {index}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""CLI: serve an index directory over HTTP in the `dspy.ColBERTv2` protocol.
+
+    python -m retrieval.serve --index indexes/world --port 8893 [--host 127.0.0.1] [--retriever colbert]
+
+then, in DSPy: `dspy.ColBERTv2(url="http://127.0.0.1:8893/api/search")`. The port is bound before the
+index is loaded, so "port in use" is reported at once; either problem is one line on stderr and exit 2.
+"""
+
+from __future__ import annotations
+
+import click
+
+from data.errors import exit_cleanly_on_error
+from retrieval.base import RETRIEVER_NAMES, load_retriever
+from retrieval.server import bind_socket, create_app, make_server
+
+
+@click.command()
+@click.option("--index", "index_dir", required=True, type=click.Path(), help="Index directory to serve.")
+@click.option("--port", default=8893, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
+@click.option(
+    "--retriever",
+    "retriever_name",
+    default="colbert",
+    show_default=True,
+    type=click.Choice(RETRIEVER_NAMES),
+    help="Which retriever over the index answers.",
+)
+@exit_cleanly_on_error
+def main(index_dir: str, port: int, host: str, retriever_name: str) -> None:
+    """Serve INDEX at http://HOST:PORT/api/search (and /health)."""
+    sock = bind_socket(host, port)
+    try:
+        retriever = load_retriever(retriever_name, index_dir)
+        app = create_app(retriever, info={"retriever": retriever_name, "index": str(index_dir)})
+        url = f"http://{host}:{sock.getsockname()[1]}/api/search"
+        click.echo(f"serving {retriever_name} over {index_dir} at {url}", err=True)
+        make_server(app, sock).run(sockets=[sock])
+    finally:
+        sock.close()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,148 @@
+"""programs.scoring on hand-worked records whose figures can be checked on paper."""
+
+from __future__ import annotations
+
+import pytest
+
+from programs.scoring import AnswerRecord, answer_in_context, bootstrap_ci, score_system, worst_questions
+
+
+def record(qid, gold, prediction, *, latency_s=1.0, texts=(), pids=(), gold_pids=(), tokens=(None, None)):
+    return AnswerRecord(
+        qid=qid,
+        question=f"question {qid}?",
+        gold=list(gold),
+        prediction=prediction,
+        latency_s=latency_s,
+        tokens_in=tokens[0],
+        tokens_out=tokens[1],
+        retrieved_pids=list(pids),
+        retrieved_titles=[f"title {pid}" for pid in pids],
+        gold_pids=list(gold_pids),
+        retrieved_texts=list(texts),
+    )
+
+
+def hand_worked() -> list[AnswerRecord]:
+    """Per question (SQuAD normalization drops case, punctuation and articles):
+
+    q1  "Paris" vs "Paris"                          EM 1, F1 1
+    q2  "red dog" vs "the red fox" -> "red fox"      EM 0, F1: 1 shared token of 2 and 2 -> 0.5
+    q3  "Captain Voss" vs "Mira Voss" | "Voss"       EM 0, F1 best alias "Voss": p 1/2, r 1 -> 2/3
+    q4  "" vs "1742"                                 EM 0, F1 0
+    EM = 1/4 = 25 %, F1 = (1 + 0.5 + 2/3 + 0) / 4 = 54.17 %.
+    """
+    return [
+        record("q1", ["Paris"], "Paris", latency_s=1.0, tokens=(10, 2), texts=["France | Paris is the capital."],
+               pids=["p1", "p2"], gold_pids=["p1"]),
+        record("q2", ["the red fox"], "red dog", latency_s=2.0, tokens=(20, None), texts=["Animals | A red fox ran."],
+               pids=["p3"], gold_pids=["p3", "p4"]),
+        record("q3", ["Mira Voss", "Voss"], "Captain Voss", latency_s=3.0, texts=["Ships | The captain sailed."],
+               pids=["p6"], gold_pids=["p5"]),
+        record("q4", ["1742"], "", latency_s=4.0, tokens=(30, 4), texts=["Years | Founded in 17420."], pids=["p7"]),
+    ]  # fmt: skip
+
+
+def test_em_and_f1_are_percent_means_of_the_hand_worked_per_question_scores():
+    scores = score_system(hand_worked())
+    per_question = {q["qid"]: q for q in scores["per_question"]}
+    assert [per_question[qid]["em"] for qid in ("q1", "q2", "q3", "q4")] == [1.0, 0.0, 0.0, 0.0]
+    assert [per_question[qid]["f1"] for qid in ("q1", "q2", "q3", "q4")] == pytest.approx([1.0, 0.5, 2 / 3, 0.0])
+    assert scores["em"] == pytest.approx(25.0)
+    assert scores["f1"] == pytest.approx(100 * (1 + 0.5 + 2 / 3) / 4)
+    assert scores["em"] == pytest.approx(100 * sum(q["em"] for q in scores["per_question"]) / 4)
+    assert scores["questions"] == 4
+
+
+def test_rouge_l_is_the_best_alias_lcs_f_measure():
+    # ROUGE's tokenizer keeps "the": q2 LCS("the red fox", "red dog") = 1 -> p 1/2, r 1/3, F 0.4;
+    # q3 best alias "Voss": p 1/2, r 1 -> F 2/3; q1 1.0; q4 (empty) 0.
+    scores = score_system(hand_worked())
+    assert [q["rouge_l"] for q in scores["per_question"]] == pytest.approx([1.0, 0.4, 2 / 3, 0.0])
+    assert scores["rouge_l"] == pytest.approx(100 * (1 + 0.4 + 2 / 3) / 4)
+    assert 0.0 <= scores["bleu"] <= 100.0
+
+
+def test_bleu_is_100_for_exact_multi_word_answers_and_uses_every_alias():
+    records = [
+        record("a", ["the old stone bridge of Varn"], "the old stone bridge of Varn"),
+        record("b", ["Lake Orrin", "the cold northern lake of Orrin"], "the cold northern lake of Orrin"),
+    ]
+    assert score_system(records)["bleu"] == pytest.approx(100.0)
+
+
+def test_confidence_intervals_bracket_the_means_and_are_reproducible():
+    first, second = score_system(hand_worked()), score_system(hand_worked())
+    for key in ("em", "f1"):
+        low, high = first[f"{key}_ci"]
+        assert low <= first[key] <= high
+        assert low < high  # the four scores differ, so resampling moves the mean
+    assert first["em_ci"] == second["em_ci"] and first["f1_ci"] == second["f1_ci"]
+
+
+def test_bootstrap_interval_of_constant_scores_has_no_width():
+    assert bootstrap_ci([0.5, 0.5, 0.5]) == pytest.approx([0.5, 0.5])
+
+
+def test_speed_and_token_figures():
+    scores = score_system(hand_worked())
+    assert scores["latency_p50_s"] == pytest.approx(2.5)
+    assert scores["latency_p95_s"] == pytest.approx(3.85)  # linear: 3 + 0.85 * (4 - 3)
+    assert scores["answers_per_s"] == pytest.approx(4 / 10)  # sequential: questions / summed latency
+    assert score_system(hand_worked(), wall_s=2.0)["answers_per_s"] == pytest.approx(2.0)
+    assert scores["tokens_in_mean"] == pytest.approx(20.0)  # q3 reported no usage
+    assert scores["tokens_out_mean"] == pytest.approx(3.0)
+
+
+def test_answer_in_context_matches_whole_normalized_words_only():
+    assert answer_in_context(["The Red Fox"], ["Animals | a red fox, running"])
+    assert not answer_in_context(["1742"], ["Years | founded in 17420"])
+    assert answer_in_context(["Mira Voss", "Voss"], ["Ships | Captain Voss sailed"])
+    assert not answer_in_context(["anything"], [])
+
+
+def test_error_breakdown_and_retrieval_use():
+    scores = score_system(hand_worked())
+    # q1 right; q2 wrong with "red fox" in its passage; q3 wrong, "voss" never retrieved; q4 empty.
+    assert scores["errors"] == {
+        "correct": 1,
+        "empty": 1,
+        "reading_error": 1,
+        "retrieval_miss": 1,
+        "wrong_closed_book": 0,
+    }
+    assert scores["answer_in_context"] == pytest.approx(0.5)
+    # Gold passages found: q1 1/1, q2 1/2, q3 0/1; q4 has no gold pids and is skipped.
+    assert scores["passage_recall"] == pytest.approx(0.5)
+
+
+def test_closed_book_system_has_no_retrieval_figures():
+    scores = score_system([record("a", ["Paris"], "Lyon"), record("b", ["Rome"], "Rome")])
+    assert scores["answer_in_context"] is None and scores["passage_recall"] is None
+    assert scores["errors"]["wrong_closed_book"] == 1 and scores["errors"]["correct"] == 1
+
+
+def test_score_system_refuses_no_records():
+    with pytest.raises(ValueError):
+        score_system([])
+
+
+def test_worst_questions_lists_student_misses_with_the_largest_teacher_lead_first():
+    student = [
+        record("q1", ["Paris"], "Paris"),  # right: never listed
+        record("q2", ["the red fox"], "red dog"),  # F1 0.5, teacher 1.0 -> gap 50
+        record("q3", ["Mira Voss"], "Lyon"),  # F1 0, teacher 1.0 -> gap 100
+        record("q4", ["1742"], "1741"),  # F1 0, teacher 0 -> gap 0
+        record("q5", ["Rome"], "Milan"),  # the teacher never answered q5: skipped
+    ]
+    teacher = [
+        record("q1", ["Paris"], "Paris"),
+        record("q2", ["the red fox"], "red fox"),
+        record("q3", ["Mira Voss"], "Mira Voss"),
+        record("q4", ["1742"], "1740"),
+    ]
+    rows = worst_questions(student, teacher)
+    assert [row["qid"] for row in rows] == ["q3", "q2", "q4"]
+    assert rows[0]["gap"] == pytest.approx(100.0) and rows[1]["gap"] == pytest.approx(50.0)
+    assert rows[1]["student"] == "red dog" and rows[1]["teacher"] == "red fox"
+    assert [row["qid"] for row in worst_questions(student, teacher, n=1)] == ["q3"]

@@ -1,1 +1,39 @@
-"""ragdistill: optimizers package."""
+"""Optimizers by name: `make_optimizer("bootstrap", metric, max_bootstrapped_demos=2)`.
+
+Every optimizer follows DSPy's contract: built as `Optimizer(metric, **settings)`, used as
+`optimizer.compile(student, *, trainset, teacher=None, valset=None)`, which returns a new program.
+Modules are imported only when their optimizer is asked for, so choosing "fewshot" never loads the
+fine-tuning stack that "distill" needs.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from typing import Any
+
+from data.errors import RagdistillError
+from optimizers.metrics import Metric
+
+OPTIMIZERS: dict[str, str] = {
+    "none": "optimizers.fewshot:ZeroShot",
+    "fewshot": "optimizers.fewshot:FewShot",
+    "bootstrap": "optimizers.bootstrap:Bootstrap",
+    "random_search": "optimizers.random_search:RandomSearch",
+    "mipro": "optimizers.mipro:MIPRO",
+    "distill": "optimizers.distill:Distill",
+}
+"""Optimizer name -> `module:Class` implementing it."""
+
+
+def make_optimizer(name: str, metric: Metric | None = None, **settings: Any) -> Any:
+    """The optimizer called `name`, built with `metric` and its `settings`; bad names or settings -> one line."""
+    if name not in OPTIMIZERS:
+        raise RagdistillError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+    module_name, class_name = OPTIMIZERS[name].split(":")
+    optimizer_class = getattr(importlib.import_module(module_name), class_name)
+    try:
+        inspect.signature(optimizer_class).bind(metric, **settings)
+    except TypeError as err:
+        raise RagdistillError(f"optimizer {name!r} does not accept these settings ({err})") from None
+    return optimizer_class(metric, **settings)

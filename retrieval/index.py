@@ -34,10 +34,7 @@ def read_corpus(path: str | None, option: str = "--corpus") -> list[Passage]:
         raise RagdistillError(f"missing {option} FILE (a JSONL file of {{pid, title, text}} passages)")
     if not Path(path).is_file():
         raise RagdistillError(f"corpus file {path} does not exist")
-    passages = load_corpus(path)
-    if not passages:
-        raise RagdistillError(f"corpus file {path} holds no passages")
-    return passages
+    return load_corpus(path)
 
 
 def existing_index(path: str) -> Path:

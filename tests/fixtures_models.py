@@ -1,1 +1,52 @@
-"""Session-scoped pytest fixtures: models."""
+"""Session-scoped pytest fixtures: models.
+
+`tiny_t5_dir` is the real tiny T5 of `data.models.build_tiny_t5`. `tiny_causal_dir` is a 1-layer random
+Llama sharing that tokenizer, with a minimal chat template: a stand-in for SmolLM2 whenever a test
+needs a local causal chat model's mechanics (prompting, decoding, saving) rather than its answers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from data.models import build_tiny_t5
+
+TINY_CHAT_TEMPLATE = (
+    "{% for message in messages %}<{{ message['role'] }}>\n{{ message['content'] }}\n{% endfor %}"
+    "{% if add_generation_prompt %}<assistant>\n{% endif %}"
+)
+
+
+@pytest.fixture(scope="session")
+def tiny_t5_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A freshly built tiny T5 (random weights, locally trained tokenizer)."""
+    return build_tiny_t5(tmp_path_factory.mktemp("models") / "tiny-t5")
+
+
+@pytest.fixture(scope="session")
+def tiny_causal_dir(tiny_t5_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 1-layer random Llama chat model with the tiny T5's tokenizer."""
+    import torch
+    from transformers import AutoTokenizer, LlamaConfig, LlamaForCausalLM
+
+    tokenizer = AutoTokenizer.from_pretrained(tiny_t5_dir)
+    tokenizer.chat_template = TINY_CHAT_TEMPLATE
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=2,
+        max_position_embeddings=4096,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        bos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(0)
+    out_dir = tmp_path_factory.mktemp("models") / "tiny-causal"
+    LlamaForCausalLM(config).save_pretrained(out_dir)
+    tokenizer.save_pretrained(out_dir)
+    return out_dir

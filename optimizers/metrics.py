@@ -1,0 +1,98 @@
+"""Answer and passage metrics: SQuAD-style exact match and token F1, and the multi-hop passage match.
+
+`exact_match` and `token_f1` compare one predicted string with a list of gold answers (the answer and its
+aliases) and keep the best score. The `answer_*` functions wrap them in DSPy's metric signature
+`metric(example, pred, trace=None)`, for `dspy.Evaluate` and the optimizers. When DSPy bootstraps
+demonstrations it passes a `trace`; `short_answer_exact_match` then also rejects long answers, so a
+rambling-but-correct teacher output never becomes a demo.
+
+Simplified: normalization is SQuAD v1.1's (lowercase, drop punctuation and English articles, squeeze
+whitespace); there is no number or date canonicalization.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections import Counter
+from collections.abc import Callable, Sequence
+
+import dspy
+
+MAX_DEMO_ANSWER_WORDS = 8
+
+Metric = Callable[..., float | bool]
+"""A DSPy metric: `metric(example, pred, trace=None)`, higher is better."""
+
+_ARTICLES = re.compile(r"\b(a|an|the)\b")
+_PUNCTUATION = set(string.punctuation)
+
+
+def normalize_answer(text: str) -> str:
+    """SQuAD normalization: lowercase, no punctuation, no articles, single spaces."""
+    text = "".join(char for char in text.lower() if char not in _PUNCTUATION)
+    return " ".join(_ARTICLES.sub(" ", text).split())
+
+
+def _as_list(answers: str | Sequence[str]) -> list[str]:
+    return [answers] if isinstance(answers, str) else list(answers)
+
+
+def exact_match(prediction: str, answers: str | Sequence[str]) -> bool:
+    """True when the normalized prediction equals one normalized gold answer."""
+    normalized = normalize_answer(prediction)
+    return any(normalized == normalize_answer(answer) for answer in _as_list(answers))
+
+
+def _f1(prediction_tokens: list[str], answer_tokens: list[str]) -> float:
+    common = Counter(prediction_tokens) & Counter(answer_tokens)
+    overlap = sum(common.values())
+    if overlap == 0:
+        return 0.0
+    precision = overlap / len(prediction_tokens)
+    recall = overlap / len(answer_tokens)
+    return 2 * precision * recall / (precision + recall)
+
+
+def token_f1(prediction: str, answers: str | Sequence[str]) -> float:
+    """The best token-overlap F1 (0..1) between the normalized prediction and a normalized gold answer."""
+    prediction_tokens = normalize_answer(prediction).split()
+    return max((_f1(prediction_tokens, normalize_answer(answer).split()) for answer in _as_list(answers)), default=0.0)
+
+
+def gold_answers(example: dspy.Example) -> list[str]:
+    """The example's answer and aliases: `answers` when it has them, else `[answer]`."""
+    answers = example.get("answers") or []
+    return list(answers) or [example.answer]
+
+
+def answer_exact_match(example: dspy.Example, pred: dspy.Prediction, trace: object = None) -> bool:
+    """DSPy metric: the predicted answer matches the gold answer or an alias exactly (normalized)."""
+    return exact_match(pred.answer, gold_answers(example))
+
+
+def answer_f1(example: dspy.Example, pred: dspy.Prediction, trace: object = None) -> float:
+    """DSPy metric: the best token F1 of the predicted answer against the gold answer and aliases."""
+    return token_f1(pred.answer, gold_answers(example))
+
+
+def short_answer_exact_match(example: dspy.Example, pred: dspy.Prediction, trace: object = None) -> bool:
+    """`answer_exact_match`; when bootstrapping (a trace is given), also at most `MAX_DEMO_ANSWER_WORDS` words."""
+    if trace is not None and len(pred.answer.split()) > MAX_DEMO_ANSWER_WORDS:
+        return False
+    return answer_exact_match(example, pred)
+
+
+def passage_match(example: dspy.Example, pred: dspy.Prediction, trace: object = None) -> bool:
+    """DSPy metric for multi-hop: every gold passage id is among the retrieved passages (`pred.passages`)."""
+    retrieved = {hit.pid for hit in pred.passages}
+    return all(str(pid) in retrieved for pid in example.gold_pids)
+
+
+METRICS: dict[str, Metric] = {
+    "em": answer_exact_match,
+    "f1": answer_f1,
+    "em_short": short_answer_exact_match,
+    "passage_match": passage_match,
+}
+"""Metrics by the name a CLI option uses."""

@@ -1,0 +1,110 @@
+"""`MIPRO`: DSPy's `MIPROv2`, which searches instructions and demo sets together.
+
+MIPROv2 bootstraps candidate demo sets, asks a prompt model to propose instructions (grounded in a
+summary of the data, the program's code and the demos), then lets Optuna's Bayesian search pick the
+combination that scores best on the valset. Here the teacher's LM is both the prompt model (it writes
+instructions) and the task model (it runs the program while searching), unless settings name others.
+
+`auto="light"` is DSPy's smallest preset (6 demo-set candidates, 3 instructions, ~10 trials per
+predictor pair). For tiny budgets, set `auto=None` with `num_candidates` and `num_trials`. Minibatch
+scoring only happens with `auto=None, minibatch=True` (the presets decide it themselves, from the valset
+size) and needs a valset larger than `minibatch_size`.
+
+Simplified: the returned program carries no trial statistics (`track_stats=False`), so copies stay light.
+Needs `optuna` (`pip install optuna`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+
+import dspy
+
+from data.errors import RagdistillError
+from optimizers.metrics import Metric
+
+AUTO_PRESETS = ("light", "medium", "heavy")
+
+
+@dataclass
+class MIPRO:
+    """Instructions and demos searched together (DSPy's `MIPROv2`)."""
+
+    metric: Metric
+    """Filters bootstrapped traces and scores candidate programs."""
+    auto: str | None = "light"
+    """DSPy's budget preset: light, medium, heavy; None to set `num_candidates` and `num_trials` yourself."""
+    num_candidates: int | None = None
+    """Instruction and demo-set candidates per predictor (only with auto=None)."""
+    num_trials: int | None = None
+    """Search trials (only with auto=None)."""
+    max_bootstrapped_demos: int = 4
+    """Most bootstrapped demonstrations per predictor."""
+    max_labeled_demos: int = 4
+    """Most labeled training examples per predictor."""
+    minibatch: bool = False
+    """Score trials on minibatches of the valset (only with auto=None; the valset must exceed minibatch_size)."""
+    minibatch_size: int = 35
+    """Examples per minibatch."""
+    prompt_model: dspy.BaseLM | None = None
+    """The LM that proposes instructions; None uses the teacher's LM, else the configured `dspy.settings.lm`."""
+    task_model: dspy.BaseLM | None = None
+    """The LM that runs the program during the search; None as for `prompt_model`."""
+    num_threads: int | None = None
+    """Parallel evaluation threads; None uses `dspy.settings.num_threads`."""
+    seed: int = 9
+    """Seed for demo shuffling, instruction tips and the Optuna sampler."""
+
+    def __post_init__(self) -> None:
+        if self.auto is not None and self.auto not in AUTO_PRESETS:
+            raise RagdistillError(f"mipro: auto must be one of {', '.join(AUTO_PRESETS)} or None, got {self.auto!r}")
+        budget_given = self.num_candidates is not None or self.num_trials is not None
+        if self.auto is not None and budget_given:
+            raise RagdistillError("mipro: num_candidates and num_trials are set by the auto preset; pass auto=None")
+        if self.auto is None and (self.num_candidates is None or self.num_trials is None):
+            raise RagdistillError("mipro: with auto=None, set both num_candidates and num_trials")
+
+    def compile(
+        self,
+        student: dspy.Module,
+        *,
+        trainset: list[dspy.Example],
+        teacher: dspy.Module | None = None,
+        valset: list[dspy.Example] | None = None,
+    ) -> dspy.Module:
+        if importlib.util.find_spec("optuna") is None:
+            raise RagdistillError("mipro needs the optuna package: pip install optuna")
+        lm = teacher_lm(teacher) or dspy.settings.lm
+        prompt_model, task_model = self.prompt_model or lm, self.task_model or lm
+        if prompt_model is None or task_model is None:
+            raise RagdistillError("mipro needs an LM: give a teacher program with an LM or call dspy.configure(lm=...)")
+        optimizer = dspy.MIPROv2(
+            metric=self.metric,
+            prompt_model=prompt_model,
+            task_model=task_model,
+            auto=self.auto,
+            num_candidates=self.num_candidates,
+            max_bootstrapped_demos=self.max_bootstrapped_demos,
+            max_labeled_demos=self.max_labeled_demos,
+            num_threads=self.num_threads,
+            seed=self.seed,
+            track_stats=False,
+        )
+        return optimizer.compile(
+            student,
+            trainset=trainset,
+            teacher=teacher,
+            valset=valset,
+            num_trials=self.num_trials,
+            minibatch=self.minibatch,
+            minibatch_size=self.minibatch_size,
+        )
+
+
+def teacher_lm(teacher: dspy.Module | None) -> dspy.BaseLM | None:
+    """The one LM all of the teacher's predictors use, or None (no teacher, no LM set, or several LMs)."""
+    if teacher is None:
+        return None
+    lms = {id(predictor.lm): predictor.lm for predictor in teacher.predictors()}
+    return next(iter(lms.values())) if len(lms) == 1 else None

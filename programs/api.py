@@ -1,0 +1,133 @@
+"""Use a compiled program from Python or from an agent: `qa = load_program("runs/world")`.
+
+`load_program(run_dir)` reads a run directory written by `programs/compile.py` (format in
+docs/architecture.md): it rebuilds the program named in `manifest.json` over the retriever it names,
+loads the program's saved DSPy JSON state (demos and instructions) and attaches an LM: the LoRA student
+(`use="student"`, the default) or the teacher (`use="teacher"`). The result, a `CompiledQA`, answers
+with `qa(question)` and becomes a tool for `dspy.ReAct` with `qa.as_tool()`.
+
+The LM always comes from the manifest, never from the JSON state: any LM recorded there is dropped,
+because loading it could import arbitrary classes and it names the machine that compiled the run.
+
+Simplified: a program is answered under `dspy.context(lm=...)`, one question at a time; the retriever's
+index directory is used as written in the manifest (pass `retriever=` to serve from elsewhere).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import dspy
+
+from data.errors import RagdistillError
+from programs.rag import build_program
+from retrieval.base import load_retriever
+
+USES = ("student", "teacher")
+
+
+@dataclass
+class CompiledQA:
+    """A program together with the LM it was compiled for: call it with a question."""
+
+    program: dspy.Module
+    """The compiled program (`RAG`, `MultiHopRAG` or `ClosedBook`) with its demos and instructions."""
+    lm: dspy.BaseLM
+    """The LM that answers."""
+
+    def __call__(self, question: str) -> dspy.Prediction:
+        """`answer`, `context` (passages as the LM saw them) and `passages` (`Hit`s) for `question`."""
+        with dspy.context(lm=self.lm):
+            return self.program(question=question)
+
+    def as_tool(self, name: str = "answer_question", desc: str | None = None) -> dspy.Tool:
+        """This QA system as a `dspy.Tool`: it returns the answer and the titles of the passages it read."""
+
+        def answer_question(question: str) -> dict[str, Any]:
+            prediction = self(question)
+            return {"answer": prediction.answer, "sources": [hit.title for hit in prediction.passages]}
+
+        desc = desc or "Look up a factual question in the document collection; returns a short answer and its sources."
+        return dspy.Tool(answer_question, name=name, desc=desc)
+
+
+def load_program(run_dir: str | Path, use: str = "student", retriever: Any = None) -> CompiledQA:
+    """The program compiled in `run_dir`, answering with its student or teacher LM.
+
+    `retriever` replaces the one the manifest names (any object with `search(query, k)`, a
+    `dspy.ColBERTv2` client or a server URL).
+    """
+    run_dir = Path(run_dir)
+    if use not in USES:
+        raise RagdistillError(f"use must be one of {', '.join(USES)}, got {use!r}")
+    manifest = read_json(run_dir / "manifest.json", what="run manifest")
+    state_path = run_dir / f"{use}_program.json"
+    state = read_json(state_path, what="saved program")  # read before opening the index: fail fast
+    try:
+        program_name = manifest["program"]
+        retriever_settings = manifest.get("retriever") or {}
+        if retriever is None and program_name != "closedbook":
+            retriever = load_retriever(retriever_settings["name"], retriever_settings["index_dir"])
+        program = build_program(program_name, retriever, retriever_settings.get("k", 5))
+    except (KeyError, TypeError) as err:
+        raise RagdistillError(f"{run_dir / 'manifest.json'} is incomplete (missing {err}): recompile the run") from None
+    load_program_state(program, state, source=state_path)
+    lm = run_student_lm(run_dir, manifest) if use == "student" else run_teacher_lm(manifest)
+    return CompiledQA(program=program, lm=lm)
+
+
+def read_json(path: Path, *, what: str) -> dict:
+    """The JSON object in `path`; a missing or unreadable file is a one-line `RagdistillError`."""
+    if not path.is_file():
+        raise RagdistillError(f"no {what} at {path}: is this a run directory written by python -m programs.compile?")
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise RagdistillError(f"cannot read {what} {path}: {err}") from None
+    if not isinstance(value, dict):
+        raise RagdistillError(f"{what} {path} is not a JSON object")
+    return value
+
+
+def load_program_state(program: dspy.Module, state: dict, *, source: Path) -> None:
+    """Load DSPy's saved JSON state (written by `program.save(source)`) into `program`, without its LMs."""
+    program_name = type(program).__name__
+    saved, expected = set(state) - {"metadata"}, {name for name, _ in program.named_parameters()}
+    if saved != expected:
+        raise RagdistillError(
+            f"{source} does not fit the {program_name} program: it holds {sorted(saved)}, not {sorted(expected)}"
+        )
+    for predictor_state in state.values():
+        if isinstance(predictor_state, dict) and "lm" in predictor_state:
+            predictor_state["lm"] = None
+    try:
+        program.load_state(state)
+    except (KeyError, TypeError, ValueError) as err:
+        raise RagdistillError(f"{source} does not fit the {program_name} program ({err!r})") from None
+
+
+def run_student_lm(run_dir: Path, manifest: dict) -> dspy.BaseLM:
+    """The run's LoRA student: the base model it was trained from plus the adapter directory in `run_dir`."""
+    from finetune.lm import StudentLM  # imported here: torch and peft load only when a student is served
+
+    try:
+        student = manifest["student"]
+        base_model = student.get("model_used") or student["spec"]
+    except (KeyError, TypeError, AttributeError):
+        raise RagdistillError("the run manifest names no student (student.spec): recompile the run") from None
+    return StudentLM.from_base(base_model, run_dir / student.get("adapter_dir", "student"))
+
+
+def run_teacher_lm(manifest: dict) -> dspy.BaseLM:
+    """The run's teacher LM, from the spec (and LiteLLM `api_base`, if any) it was compiled with."""
+    from programs.teacher import make_teacher
+
+    try:
+        teacher = manifest["teacher"]
+        spec = teacher["spec"]
+    except (KeyError, TypeError):
+        raise RagdistillError("the run manifest names no teacher (teacher.spec): recompile the run") from None
+    return make_teacher(spec, api_base=teacher.get("api_base"))

@@ -1,0 +1,115 @@
+"""Loaders: every supported source on its happy path, and one clear error per kind of bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from data.errors import RagdistillError
+from data.loaders import load_corpus, load_examples
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def write(path: Path, text: str) -> Path:
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_bundled_split_examples_have_every_field():
+    examples = load_examples("dev", limit=5)
+    assert len(examples) == 5
+    example = examples[0]
+    assert set(example.inputs().keys()) == {"question"}
+    assert example.answer == example.answers[0] and example.gold_pids and example.hops in (1, 2)
+
+
+def test_jsonl_with_answers_list_and_defaults(tmp_path):
+    path = write(tmp_path / "qa.jsonl", json.dumps({"question": "Q?", "answers": ["a", "b"]}) + "\n\n")
+    (example,) = load_examples(path)
+    assert (example.answer, example.answers, example.gold_pids, example.hops, example.id) == (
+        "a",
+        ["a", "b"],
+        [],
+        1,
+        "q0",
+    )
+
+
+def test_csv_with_pipe_separated_answers(tmp_path):
+    path = write(tmp_path / "qa.csv", "id,question,answers\nx1,Who?,Ann|Anna\n")
+    (example,) = load_examples(path)
+    assert (example.id, example.answer, example.answers) == ("x1", "Ann", ["Ann", "Anna"])
+
+
+def test_hugging_face_dataset_directory(tmp_path):
+    import datasets
+
+    datasets.Dataset.from_list([{"question": "Q1?", "answer": "A1"}, {"question": "Q2?", "answer": "A2"}]).save_to_disk(
+        tmp_path / "hf"
+    )
+    examples = load_examples(tmp_path / "hf")
+    assert [e.answer for e in examples] == ["A1", "A2"]
+
+
+def test_corpus_jsonl_and_tsv(tmp_path):
+    jsonl = write(tmp_path / "c.jsonl", json.dumps({"pid": 7, "title": "T", "text": "x"}) + "\n")
+    tsv = write(tmp_path / "c.tsv", "pid\ttitle\ttext\n1\tT\tx\n2\tU\ty\n")
+    assert load_corpus(jsonl)[0].pid == "7" and load_corpus(jsonl)[0].as_context() == "T | x"
+    assert [p.title for p in load_corpus(tsv)] == ["T", "U"]
+
+
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared/data with the real QA samples is not beside the repo")
+def test_real_shared_data_reads_as_is():
+    examples = load_examples(SHARED_DATA / "hotpotqa_dev_sample.jsonl")
+    corpus = {p.pid for p in load_corpus(SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl")}
+    assert len(examples) == 198 and all(set(e.gold_pids) <= corpus for e in examples)
+    assert len(load_examples(SHARED_DATA / "squad_v1.1_dev_sample.jsonl")) == 810
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"question": "Q?", "answer": "a"}\n{"question": \n', "line 2: malformed JSON"),
+        ('{"question": "Q?", "answer": "a"}\n{"answer": "b"}\n', "line 2: missing field 'question'"),
+        ('{"question": "Q?"}\n', "line 1: missing field 'answer'"),
+        ("", "no usable rows"),
+        (
+            '{"id": "1", "question": "Q?", "answer": "a"}\n{"id": "1", "question": "R?", "answer": "b"}\n',
+            "line 2: duplicated id '1' (first on line 1)",
+        ),
+    ],
+)
+def test_bad_qa_files_name_file_and_line(tmp_path, text, message):
+    path = write(tmp_path / "bad.jsonl", text)
+    with pytest.raises(RagdistillError, match=re.escape(message)) as raised:
+        load_examples(path)
+    assert str(path) in str(raised.value) and "\n" not in str(raised.value)
+
+
+def test_bad_corpus_rows(tmp_path):
+    with pytest.raises(RagdistillError, match="line 2: duplicated id 'a'"):
+        load_corpus(write(tmp_path / "c.jsonl", '{"pid": "a", "text": "x"}\n{"pid": "a", "text": "y"}\n'))
+    with pytest.raises(RagdistillError, match="line 1: missing field 'text'"):
+        load_corpus(write(tmp_path / "d.jsonl", '{"pid": "a", "title": "t"}\n'))
+    with pytest.raises(RagdistillError, match="no such file"):
+        load_corpus(tmp_path / "absent.jsonl")
+
+
+def test_skip_bad_rows_skips_and_warns(tmp_path):
+    path = write(tmp_path / "qa.jsonl", '{"question": "Q?", "answer": "a"}\nnot json\n{"answer": "b"}\n')
+    with pytest.warns(UserWarning, match="skipped 2 bad row"):
+        assert len(load_examples(path, skip_bad_rows=True)) == 1
+
+
+def test_unanswered_questions_only_when_allowed(tmp_path):
+    path = write(tmp_path / "q.jsonl", '{"question": "Q?"}\n')
+    assert load_examples(path, require_answers=False)[0].answers == []
+
+
+def test_unknown_source_is_one_line(tmp_path):
+    with pytest.raises(RagdistillError, match="cannot read QA data"):
+        load_examples("validation")

@@ -1,1 +1,23 @@
-"""ragdistill: finetune package."""
+"""ragdistill's BootstrapFinetune bridge: train a local student (LoRA) and serve it as a DSPy LM.
+
+`LoRATrainConfig` + `train_student` (lora.py) train; `StudentLM` (lm.py) serves; `StudentProvider`
+(provider.py) lets `dspy.BootstrapFinetune` call the trainer; `StudentAdapter` (adapter.py) turns
+signatures into student prompts. The submodules import torch/transformers lazily; importing this package
+imports DSPy.
+"""
+
+from finetune.adapter import StudentAdapter
+from finetune.lm import StudentLM, anchor_students, merge
+from finetune.lora import LoRATrainConfig, TrainResult, train_student
+from finetune.provider import StudentProvider
+
+__all__ = [
+    "LoRATrainConfig",
+    "StudentAdapter",
+    "StudentLM",
+    "StudentProvider",
+    "TrainResult",
+    "anchor_students",
+    "merge",
+    "train_student",
+]

@@ -205,18 +205,25 @@ def make_teacher(spec: str, *, api_base: str | None = None, max_new_tokens: int 
 
     `api_base` applies to LiteLLM models only; `max_new_tokens` caps each field a local model writes.
     """
-    if spec == OFFLINE_TEACHER or _looks_like_path(spec):
-        if not Path(spec).expanduser().is_dir() and spec != OFFLINE_TEACHER:
-            raise RagdistillError(f"teacher directory '{spec}' does not exist")
-        if api_base is not None:
-            raise RagdistillError(f"--api-base is for LiteLLM teachers; '{spec}' is a local model")
+    if check_teacher_spec(spec, api_base=api_base) == "local":
         resolved = resolve_model(spec, role="teacher")
         if resolved.family != "causal":
             raise RagdistillError(f"teacher '{spec}' is a {resolved.family} model; a local teacher must be causal")
         if not _has_chat_template(resolved.path):
             raise RagdistillError(f"teacher '{spec}' has no chat template; a local teacher must be a chat model")
         return LocalChatLM.from_dir(resolved.path, max_new_tokens=max_new_tokens, cache=cache)
+    return dspy.LM(spec, api_base=api_base, cache=cache)
+
+
+def check_teacher_spec(spec: str, *, api_base: str | None = None) -> str:
+    """Cheap validation of a teacher spec without loading anything: returns "local" or "litellm"."""
+    if spec == OFFLINE_TEACHER or _looks_like_path(spec):
+        if not Path(spec).expanduser().is_dir() and spec != OFFLINE_TEACHER:
+            raise RagdistillError(f"teacher directory '{spec}' does not exist")
+        if api_base is not None:
+            raise RagdistillError(f"--api-base is for LiteLLM teachers; '{spec}' is a local model")
+        return "local"
     provider, _, model = spec.partition("/")
     if not provider or not model:
         raise RagdistillError(f"teacher '{spec}' is neither a LiteLLM model string (provider/model) nor a local model")
-    return dspy.LM(spec, api_base=api_base, cache=cache)
+    return "litellm"

@@ -1,0 +1,153 @@
+"""Distill: the real `dspy.BootstrapFinetune`, training a local student (`finetune.StudentLM`) on teacher traces.
+
+`Distill(metric, student_lm=...).compile(student, trainset=..., teacher=...)` runs the teacher program on
+the training set (DSPy's `bootstrap_trace_data`), chooses a target for each example, turns each predictor
+call into a (student prompt, completion) pair with `finetune.StudentAdapter`, trains the student with
+`finetune.StudentProvider` (LoRA by default) and returns the student program, whose predictors now call the
+trained `StudentLM`.
+
+Targets (`targets=`):
+- "both" (default): the teacher's outputs where its trace passes the metric, the gold labels elsewhere;
+- "traces": only teacher outputs that pass the metric (classic BootstrapFinetune);
+- "gold": only gold labels, in the inputs the teacher's program saw (its retrieved context, for example).
+A gold target replaces the outputs of every predictor call whose output fields are all labels of the
+example (the answer step); calls without gold labels (an intermediate search query) are dropped from gold
+targets. `stats` records where the training data came from.
+
+Two stock BootstrapFinetune behaviours are corrected in `_DistillFinetune._prepare_finetune_data`: a trace
+that failed to parse scores -1, which is truthy, so it would pass the metric filter and crash formatting;
+here any trace holding a `FailedPrediction` counts as failed. And zero usable examples raise a
+`RagdistillError` instead of training on nothing.
+
+Deliberate simplifications: every predictor of the student is distilled into one multitask student LM
+(DSPy's `multitask=True`); `valset` is accepted for the common `compile` contract but unused (the trainer
+holds out its own validation slice, `val_fraction` in `train_kwargs`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import dspy
+from dspy.teleprompt.bootstrap_trace import FailedPrediction
+
+from data.errors import RagdistillError
+from finetune.adapter import StudentAdapter
+from finetune.lm import StudentLM
+
+Targets = Literal["both", "traces", "gold"]
+
+
+def _passed(item: dict[str, Any]) -> bool:
+    """Whether a teacher trace passed the metric and parsed at every step."""
+    failed = isinstance(item["prediction"], FailedPrediction) or any(
+        isinstance(outputs, FailedPrediction) for _, _, outputs in item["trace"]
+    )
+    return bool(item.get("score")) and not failed
+
+
+def _gold_trace(item: dict[str, Any]) -> list[tuple]:
+    """The item's predictor calls whose outputs are all gold labels, with the gold values as outputs."""
+    labels = item["example"].labels()
+    trace = []
+    for predictor, inputs, _ in item["trace"]:
+        names = list(predictor.signature.output_fields)
+        if all(name in labels for name in names):
+            trace.append((predictor, inputs, {name: labels[name] for name in names}))
+    return trace
+
+
+class _DistillFinetune(dspy.BootstrapFinetune):
+    """BootstrapFinetune choosing targets per example and refusing to train on nothing."""
+
+    def __init__(self, *, targets: Targets, **kwargs):
+        super().__init__(**kwargs)
+        self.targets = targets
+        self.stats: dict[str, int] = {}
+
+    def _prepare_finetune_data(self, trace_data: list[dict[str, Any]], lm: dspy.LM, pred_ind: int | None = None):
+        chosen, from_teacher, from_gold = [], 0, 0
+        for item in trace_data:
+            if self.targets != "gold" and _passed(item):
+                chosen.append({**item, "score": True})
+                from_teacher += 1
+            elif self.targets != "traces" and (gold := _gold_trace(item)):
+                chosen.append({**item, "trace": gold, "score": True})
+                from_gold += 1
+        passed = sum(_passed(item) for item in trace_data)
+        if not chosen:
+            raise RagdistillError(
+                f"no training data for the student: {passed} of {len(trace_data)} teacher traces passed the metric "
+                f"and targets='{self.targets}'" + ("" if self.targets == "traces" else " found no gold labels to use")
+            )
+        data, data_format = super()._prepare_finetune_data(chosen, lm, pred_ind)
+        self.stats = {
+            "examples": len(trace_data),
+            "passed_metric": passed,
+            "from_teacher": from_teacher,
+            "from_gold": from_gold,
+            "skipped": len(trace_data) - len(chosen),
+            "train_records": len(data),
+        }
+        return data, data_format
+
+
+class Distill:
+    """Distill a teacher program into a local student LM with `dspy.BootstrapFinetune` (see the module docstring)."""
+
+    def __init__(
+        self,
+        metric: Callable,
+        *,
+        student_lm: StudentLM | str = "google-t5/t5-small",
+        targets: Targets = "both",
+        train_kwargs: dict[str, Any] | None = None,
+        adapter: StudentAdapter | None = None,
+        num_threads: int | None = None,
+    ):
+        """`student_lm`: a `StudentLM` or a base model spec; `train_kwargs`: `LoRATrainConfig` fields + `output_dir`."""
+        if targets not in ("both", "traces", "gold"):
+            raise RagdistillError(f"targets must be 'both', 'traces' or 'gold', not '{targets}'")
+        self.metric = metric
+        self.student_lm = student_lm if isinstance(student_lm, StudentLM) else StudentLM.from_base(student_lm)
+        self.targets = targets
+        self.train_kwargs = dict(train_kwargs or {})
+        self.adapter = adapter
+        self.num_threads = num_threads
+        self.stats: dict[str, int] = {}
+        """Where the training data came from (examples, passed_metric, from_teacher, from_gold, skipped, records)."""
+
+    def _adapter(self) -> StudentAdapter:
+        """The given adapter, else the configured one if a StudentAdapter, else one wrapping it for the teacher."""
+        if self.adapter is not None:
+            return self.adapter
+        configured = dspy.settings.adapter
+        return configured if isinstance(configured, StudentAdapter) else StudentAdapter(teacher_adapter=configured)
+
+    def compile(
+        self,
+        student: dspy.Module,
+        *,
+        trainset: list[dspy.Example],
+        teacher: dspy.Module | None = None,
+        valset: list[dspy.Example] | None = None,
+    ) -> dspy.Module:
+        """Train the student LM on `teacher`'s traces (the student program's own when None); return the new program."""
+        if not trainset:
+            raise RagdistillError("the training set is empty: nothing to distill")
+        student = student.deepcopy()
+        student.set_lm(self.student_lm)
+        adapter = self._adapter()
+        optimizer = _DistillFinetune(
+            targets=self.targets,
+            metric=self.metric,
+            train_kwargs=self.train_kwargs,
+            adapter=adapter,
+            exclude_demos=True,
+            num_threads=self.num_threads,
+        )
+        with dspy.context(adapter=adapter):
+            compiled = optimizer.compile(student, trainset=trainset, teacher=teacher)
+        self.stats = optimizer.stats
+        return compiled

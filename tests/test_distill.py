@@ -1,0 +1,135 @@
+"""`optimizers.distill.Distill`: a RAG-like module distilled from a DummyLM teacher into a tiny-T5 student."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import dspy
+import pytest
+from dspy.utils import DummyLM
+
+from data.errors import RagdistillError
+from finetune.adapter import StudentAdapter
+from finetune.lm import StudentLM, anchor_students
+from optimizers.distill import Distill
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor"]
+TRAIN_KWARGS = {"full_finetune": True, "epochs": 80, "batch_size": 2, "learning_rate": 3e-3, "val_fraction": 0.0}
+
+
+class PassthroughRAG(dspy.Module):
+    """A minimal retrieve-then-answer module whose retrieval is done by the caller (the context is an input)."""
+
+    def __init__(self):
+        super().__init__()
+        self.respond = dspy.Predict("context, question -> answer")
+
+    def forward(self, question: str, context: list[str]) -> dspy.Prediction:
+        return self.respond(context=context, question=question)
+
+
+def examples() -> list[dspy.Example]:
+    return [
+        dspy.Example(question="what is the code?", context=[f"Codes | the code is {w}."], answer=w).with_inputs(
+            "question", "context"
+        )
+        for w in WORDS
+    ]
+
+
+def exact_match(example, prediction, trace=None) -> bool:
+    return example.answer == prediction.answer
+
+
+def teacher_program(answers: dict[str, str]) -> PassthroughRAG:
+    """The teacher: a DummyLM answering by the passage it sees."""
+    teacher = PassthroughRAG()
+    teacher.set_lm(DummyLM({f"the code is {w}.": {"answer": a} for w, a in answers.items()}))
+    return teacher
+
+
+def distill(tiny_t5_dir: Path, out_dir: Path, targets: str, answers: dict[str, str]) -> tuple[Distill, dspy.Module]:
+    optimizer = Distill(
+        exact_match,
+        student_lm=StudentLM.from_base(str(tiny_t5_dir)),
+        targets=targets,
+        train_kwargs={**TRAIN_KWARGS, "output_dir": str(out_dir)},
+    )
+    compiled = optimizer.compile(PassthroughRAG(), trainset=examples(), teacher=teacher_program(answers))
+    return optimizer, compiled
+
+
+@pytest.fixture(scope="module")
+def distilled(tiny_t5_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Distill, dspy.Module, Path]:
+    """Distilled with targets="both" from a teacher that is wrong on two of the eight questions."""
+    run_dir = tmp_path_factory.mktemp("run")
+    answers = {w: w for w in WORDS} | {"amber": "wrong", "birch": "wrong"}
+    with dspy.context(adapter=StudentAdapter()):
+        optimizer, compiled = distill(tiny_t5_dir, run_dir / "student", "both", answers)
+    return optimizer, compiled, run_dir
+
+
+def test_targets_both_uses_teacher_where_it_passes_and_gold_elsewhere(distilled):
+    optimizer, _, _ = distilled
+    assert optimizer.stats == {
+        "examples": 8,
+        "passed_metric": 6,
+        "from_teacher": 6,
+        "from_gold": 2,
+        "skipped": 0,
+        "train_records": 8,
+    }
+
+
+def test_distilled_student_answers_better_than_before(distilled, tiny_t5_dir: Path):
+    _, compiled, _ = distilled
+    untrained = PassthroughRAG()
+    untrained.set_lm(StudentLM.from_base(str(tiny_t5_dir)))
+    with dspy.context(adapter=StudentAdapter()):
+        before = sum(exact_match(ex, untrained(**ex.inputs())) for ex in examples())
+        after = sum(exact_match(ex, compiled(**ex.inputs())) for ex in examples())
+    assert isinstance(compiled.respond.lm, StudentLM)
+    assert after > before and after >= 6
+
+
+RELOAD = """
+import dspy
+from finetune.adapter import StudentAdapter
+from finetune.lm import anchor_students
+from tests.test_distill import PassthroughRAG
+program = PassthroughRAG()
+program.load({path!r}, allow_unsafe_lm_state=True)
+anchor_students(program, {run_dir!r})
+with dspy.context(adapter=StudentAdapter()):
+    print(program(question="what is the code?", context=["Codes | the code is cobalt."]).answer)
+"""
+
+
+def test_saved_student_program_reloads_in_a_fresh_process_after_the_run_moves(distilled, tmp_path: Path):
+    _, compiled, run_dir = distilled
+    anchor_students(compiled, run_dir)
+    compiled.save(run_dir / "student_program.json")
+    assert compiled.respond.lm.student_engine.adapter_dir == "student"
+    moved = tmp_path / "moved"
+    shutil.copytree(run_dir, moved)
+    script = RELOAD.format(path=str(moved / "student_program.json"), run_dir=str(moved))
+    result = subprocess.run([sys.executable, "-c", script], cwd=REPO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "cobalt"
+
+
+def test_no_usable_trace_is_a_clear_error(tiny_t5_dir: Path, tmp_path: Path):
+    with pytest.raises(RagdistillError, match="0 of 8 teacher traces passed the metric"):
+        distill(tiny_t5_dir, tmp_path / "student", "traces", {w: "wrong" for w in WORDS})
+
+
+def test_empty_trainset_and_unknown_targets_are_refused(tiny_t5_dir: Path):
+    with pytest.raises(RagdistillError, match="targets must be"):
+        Distill(exact_match, student_lm=StudentLM.from_base(str(tiny_t5_dir)), targets="teacher")
+    optimizer = Distill(exact_match, student_lm=StudentLM.from_base(str(tiny_t5_dir)))
+    with pytest.raises(RagdistillError, match="training set is empty"):
+        optimizer.compile(PassthroughRAG(), trainset=[])

@@ -31,7 +31,6 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from hashlib import sha256
 from pathlib import Path
 
 import click
@@ -43,6 +42,7 @@ from data.loaders import Passage, load_corpus, load_examples
 from retrieval.base import RETRIEVER_NAMES, load_retriever
 from retrieval.bm25 import build_bm25, build_bm25_index
 from retrieval.metrics import evaluate_retriever, latency_summary
+from retrieval.updates import corpus_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path("/work/shared/data")
@@ -110,18 +110,10 @@ def directory_bytes(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
 
-def corpus_fingerprint(passages: list[Passage]) -> str:
-    """A hash of the corpus content, the key of the index cache."""
-    digest = sha256()
-    for passage in passages:
-        digest.update(f"{passage.pid}\t{passage.title}\t{passage.text}\n".encode())
-    return digest.hexdigest()
-
-
 def build_cached_index(passages: list[Passage], index_dir: Path, with_colbert: bool) -> dict:
     """Build (or reuse) the index dir for `passages`; returns build figures recorded when it was built."""
     record_path = index_dir.parent / f"{index_dir.name}.bench.json"
-    key = {"corpus_sha256": corpus_fingerprint(passages), "colbert": with_colbert}
+    key = {"corpus_sha256": corpus_sha256(passages), "colbert": with_colbert}
     if record_path.is_file():
         record = json.loads(record_path.read_text(encoding="utf-8"))
         if record["corpus_sha256"] == key["corpus_sha256"] and (record["colbert"] or not with_colbert):

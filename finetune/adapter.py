@@ -93,8 +93,9 @@ class StudentAdapter(dspy.ChatAdapter):
 
     def __init__(self, teacher_adapter: dspy.Adapter | None = None, **kwargs):
         super().__init__(use_json_adapter_fallback=False, **kwargs)
-        self.teacher_adapter = teacher_adapter or dspy.ChatAdapter()
-        """What non-student LMs get; pass `dspy.ChatAdapter(use_json_adapter_fallback=False)` for weak teachers."""
+        self.teacher_adapter = teacher_adapter or dspy.ChatAdapter(use_json_adapter_fallback=False)
+        """What non-student LMs get; by default ChatAdapter without the JSON retry (weak teachers answer it
+        with nonsense that happens to parse, see shared notes on the offline teacher)."""
 
     def __call__(self, lm, lm_kwargs, signature, demos, inputs):
         if not isinstance(lm, StudentLM):

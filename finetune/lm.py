@@ -93,6 +93,10 @@ class StudentEngine:
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, ResolvedModel, dict] | None = None
 
+    def __deepcopy__(self, memo: dict) -> StudentEngine:
+        # Programs are deep-copied often (optimizers); copies share one loaded model instead of failing on the lock.
+        return self
+
     def adapter_path(self) -> Path | None:
         """The trained directory, relative paths resolved against `root` (else the working directory)."""
         if self.adapter_dir is None:

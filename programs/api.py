@@ -37,10 +37,12 @@ class CompiledQA:
     """The compiled program (`RAG`, `MultiHopRAG` or `ClosedBook`) with its demos and instructions."""
     lm: dspy.BaseLM
     """The LM that answers."""
+    adapter: dspy.Adapter | None = None
+    """How prompts are formatted for `lm` (students need `finetune.adapter.StudentAdapter`); None: DSPy's."""
 
     def __call__(self, question: str) -> dspy.Prediction:
         """`answer`, `context` (passages as the LM saw them) and `passages` (`Hit`s) for `question`."""
-        with dspy.context(lm=self.lm):
+        with dspy.context(lm=self.lm, adapter=self.adapter or dspy.settings.adapter):
             return self.program(question=question)
 
     def as_tool(self, name: str = "answer_question", desc: str | None = None) -> dspy.Tool:
@@ -75,8 +77,10 @@ def load_program(run_dir: str | Path, use: str = "student", retriever: Any = Non
     except (KeyError, TypeError) as err:
         raise RagdistillError(f"{run_dir / 'manifest.json'} is incomplete (missing {err}): recompile the run") from None
     load_program_state(program, state, source=state_path)
+    from finetune.adapter import StudentAdapter
+
     lm = run_student_lm(run_dir, manifest) if use == "student" else run_teacher_lm(manifest)
-    return CompiledQA(program=program, lm=lm)
+    return CompiledQA(program=program, lm=lm, adapter=StudentAdapter())
 
 
 def read_json(path: Path, *, what: str) -> dict:

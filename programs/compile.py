@@ -72,21 +72,21 @@ class CompileConfig:
     """Validation questions (used by random search and MIPROv2)."""
     test: str = "test"
     """Test questions for the report (never used for optimization)."""
-    train_size: int = 320
-    """Training questions used for distillation (gold targets need many)."""
+    train_size: int = 160
+    """Training questions the teacher answers for distillation (each yields a teacher or a gold target)."""
     trace_size: int = 24
-    """Training questions the teacher answers to bootstrap demos and traces (teacher calls are the slow part)."""
+    """Training questions the teacher-side optimizers bootstrap demos from (teacher calls are the slow part)."""
     dev_size: int = 20
     """Validation questions used by the teacher-side optimizers."""
     test_size: int = 60
     """Test questions in the report."""
-    epochs: float = 1.0
+    epochs: float = 2.0
     """Student training epochs."""
     batch_size: int = 8
     """Student training batch size."""
     learning_rate: float | None = None
     """Student learning rate (default: per model family, see finetune.lora.LoRATrainConfig)."""
-    train_minutes: float = 6.0
+    train_minutes: float = 5.0
     """Wall-clock cap on student training, in minutes (0: no cap)."""
     threads: int = 2
     """Parallel LM calls during bootstrapping and evaluation."""
@@ -173,10 +173,15 @@ def say(message: str) -> None:
 
 def compile_run(config: CompileConfig) -> dict:
     """Run every stage not yet done; returns the report summary (the `systems` table)."""
+    import dspy
+
+    from finetune.adapter import StudentAdapter
     from programs.stages import index_stage, report_stage, student_stage, teacher_stage
 
     validate(config)
     random.seed(config.seed)
+    # One adapter for every LM: the flat student prompt for students, ChatAdapter (no JSON retry) for teachers.
+    dspy.configure(adapter=StudentAdapter())
     say(f"loading data (train={config.train}, dev={config.dev}, test={config.test})")
     corpus = load_corpus(config.corpus, skip_bad_rows=config.skip_bad_rows)
     rows = dict(skip_bad_rows=config.skip_bad_rows)

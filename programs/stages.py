@@ -19,7 +19,7 @@ from optimizers import make_optimizer
 from optimizers.metrics import short_answer_exact_match
 from programs.rag import build_program
 from retrieval.base import load_retriever
-from retrieval.updates import read_manifest
+from retrieval.updates import corpus_sha256, read_manifest
 
 if TYPE_CHECKING:
     from programs.compile import Run
@@ -35,8 +35,6 @@ def say(message: str) -> None:
 
 def index_stage(run: Run, corpus: list[Passage]) -> dict:
     """Build the index the retriever needs, or reuse one built from the same corpus."""
-    from retrieval.colbert import corpus_sha256
-
     config = run.config
     index_dir = Path(config.index_dir)
     wanted = corpus_sha256(corpus)
@@ -92,7 +90,8 @@ def teacher_stage(run: Run, trainset: list[dspy.Example], devset: list[dspy.Exam
     for name in config.optimizers():
         say(f"optimizer {name}: {len(traces)} training questions, {len(devset)} validation questions")
         optimizer = make_optimizer(name, short_answer_exact_match)
-        with dspy.context(num_threads=config.threads):
+        # DSPy's optimizers run fresh copies of the program whose predictors have no LM: the context LM answers.
+        with dspy.context(lm=teacher_lm, num_threads=config.threads):
             program = optimizer.compile(program, trainset=traces, teacher=None, valset=devset)
     demos = sum(len(predictor.demos) for predictor in program.predictors())
     program.save(str(run.dir / TEACHER_PROGRAM))
@@ -109,11 +108,12 @@ def teacher_stage(run: Run, trainset: list[dspy.Example], devset: list[dspy.Exam
 
 def compiled_teacher(run: Run) -> dspy.Module:
     """The compiled teacher program saved by the teacher stage, answering with the teacher LM."""
-    from programs.api import load_program_state
+    from programs.api import load_program_state, read_json
     from programs.teacher import make_teacher
 
     program = open_program(run)
-    load_program_state(program, run.dir / TEACHER_PROGRAM)
+    path = run.dir / TEACHER_PROGRAM
+    load_program_state(program, read_json(path, what="saved program"), source=path)
     program.set_lm(make_teacher(run.config.teacher, api_base=run.config.api_base))
     return program
 

@@ -71,6 +71,10 @@ class LocalChatEngine:
         self._tokenizer = None
         self._not_a_value_start: list[int] = []
 
+    def __deepcopy__(self, memo: dict) -> LocalChatEngine:
+        # Programs are deep-copied often (optimizers); copies share one loaded model instead of failing on the lock.
+        return self
+
     def _loaded(self):
         """(model, tokenizer), loaded on first use; call with the lock held."""
         if self._model is None:

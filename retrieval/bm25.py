@@ -26,7 +26,14 @@ from data.atomic import atomic_dir, write_json_atomic, write_text_atomic
 from data.errors import RagdistillError
 from data.loaders import Passage, load_corpus
 from retrieval.base import Hit
-from retrieval.updates import MANIFEST_FILE, PASSAGES_FILE, live_passages, passages_jsonl, read_side_store
+from retrieval.updates import (
+    MANIFEST_FILE,
+    PASSAGES_FILE,
+    corpus_sha256,
+    live_passages,
+    passages_jsonl,
+    read_side_store,
+)
 
 BM25_DIR = "bm25"
 PIDS_FILE = "pids.json"
@@ -59,7 +66,12 @@ def build_bm25_index(passages: Sequence[Passage], index_dir: str | Path) -> None
     with atomic_dir(index_dir) as tmp:
         write_text_atomic(tmp / PASSAGES_FILE, passages_jsonl(passages))
         build_bm25(passages, tmp / BM25_DIR)
-        manifest = {"retrievers": ["bm25"], "passages": len(passages), "updates": {"added": 0, "deleted": 0}}
+        manifest = {
+            "retrievers": ["bm25"],
+            "corpus_sha256": corpus_sha256(passages),
+            "passages": len(passages),
+            "updates": {"added": 0, "deleted": 0},
+        }
         write_json_atomic(tmp / MANIFEST_FILE, manifest)
 
 

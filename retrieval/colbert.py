@@ -22,7 +22,6 @@ What is simplified or changed from colbert-ai's defaults:
 
 from __future__ import annotations
 
-import hashlib
 import sys
 import threading
 from collections import OrderedDict
@@ -40,6 +39,7 @@ from retrieval.compat import gpu_count, import_colbert, run_context
 from retrieval.updates import (
     MANIFEST_FILE,
     PASSAGES_FILE,
+    corpus_sha256,
     live_passages,
     passages_jsonl,
     read_manifest,
@@ -85,11 +85,6 @@ def plaid_knobs(settings: SearchSettings, depth: int) -> dict:
         # PLAID keeps ndocs // 4 passages for its final scoring, so ndocs must cover the depth.
         "ndocs": max(settings.ndocs or (768, 1024, 4096)[tier], 4 * depth),
     }
-
-
-def corpus_sha256(passages: Sequence[Passage]) -> str:
-    """A hash of the passages exactly as stored in passages.jsonl."""
-    return hashlib.sha256(passages_jsonl(passages).encode("utf-8")).hexdigest()
 
 
 def _checkpoint_config(checkpoint_dir: Path, **overrides):

@@ -14,6 +14,7 @@ Simplified: one writer at a time (no file lock); each change rewrites the side s
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +35,11 @@ def passages_jsonl(passages: Iterable[Passage]) -> str:
     return "".join(
         json.dumps({"pid": p.pid, "title": p.title, "text": p.text}, ensure_ascii=False) + "\n" for p in passages
     )
+
+
+def corpus_sha256(passages: Iterable[Passage]) -> str:
+    """A hash of the passages exactly as stored in passages.jsonl (manifests record it to spot a changed corpus)."""
+    return hashlib.sha256(passages_jsonl(passages).encode("utf-8")).hexdigest()
 
 
 def read_manifest(index_dir: Path) -> dict:

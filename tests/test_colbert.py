@@ -10,8 +10,8 @@ import pytest
 from data.errors import RagdistillError
 from data.loaders import Passage, load_corpus
 from retrieval.base import load_retriever
-from retrieval.colbert import ColBERTRetriever, ColBERTScorer, build_index, corpus_sha256, rebuild_index
-from retrieval.updates import add_passages, delete_passages
+from retrieval.colbert import ColBERTRetriever, ColBERTScorer, build_index, rebuild_index
+from retrieval.updates import add_passages, corpus_sha256, delete_passages
 from tests.fixtures_retrieval import TINY_PASSAGES, TINY_QUERIES
 
 

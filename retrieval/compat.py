@@ -28,16 +28,14 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from types import ModuleType
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from data.models import cache_dir
 
 
 def extensions_dir() -> Path:
     """Where colbert-ai's compiled extensions are cached: $TORCH_EXTENSIONS_DIR, else a ragdistill cache."""
     if os.environ.get("TORCH_EXTENSIONS_DIR"):
         return Path(os.environ["TORCH_EXTENSIONS_DIR"])
-    if os.environ.get("RAGDISTILL_CACHE"):
-        return Path(os.environ["RAGDISTILL_CACHE"]) / "torch_extensions"
-    return REPO_ROOT / ".cache" / "torch_extensions"
+    return cache_dir() / "torch_extensions"
 
 
 def _ends_with_post_init(class_factory):

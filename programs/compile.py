@@ -180,8 +180,6 @@ def compile_run(config: CompileConfig) -> dict:
 
     validate(config)
     random.seed(config.seed)
-    # One adapter for every LM: the flat student prompt for students, ChatAdapter (no JSON retry) for teachers.
-    dspy.configure(adapter=StudentAdapter())
     say(f"loading data (train={config.train}, dev={config.dev}, test={config.test})")
     corpus = load_corpus(config.corpus, skip_bad_rows=config.skip_bad_rows)
     rows = dict(skip_bad_rows=config.skip_bad_rows)
@@ -203,16 +201,18 @@ def compile_run(config: CompileConfig) -> dict:
         "student": lambda: student_stage(run, trainset),
         "report": lambda: report_stage(run, testset),
     }
-    for stage in STAGES:
-        if stage == "student" and not config.distill:
-            continue
-        if run.done(stage):
-            say(f"{stage}: done in an earlier run, skipped (--resume)")
-            continue
-        say(f"stage {stage}")
-        started = time.perf_counter()
-        entries = stages[stage]()
-        run.finish(stage, time.perf_counter() - started, **entries)
+    # One adapter for every LM: the flat student prompt for students, ChatAdapter (no JSON retry) for teachers.
+    with dspy.context(adapter=StudentAdapter()):
+        for stage in STAGES:
+            if stage == "student" and not config.distill:
+                continue
+            if run.done(stage):
+                say(f"{stage}: done in an earlier run, skipped (--resume)")
+                continue
+            say(f"stage {stage}")
+            started = time.perf_counter()
+            entries = stages[stage]()
+            run.finish(stage, time.perf_counter() - started, **entries)
     return run.manifest
 
 

@@ -7,6 +7,7 @@ in the run directory, never in-memory state, so `--resume` can start at any of t
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -27,6 +28,13 @@ if TYPE_CHECKING:
 TEACHER_PROGRAM = "teacher_program.json"
 STUDENT_PROGRAM = "student_program.json"
 STUDENT_DIR = "student"
+
+
+def save_program(program: dspy.Module, path: Path) -> None:
+    """DSPy's `program.save(path)` (JSON state), made atomic: written beside `path`, then renamed onto it."""
+    tmp = path.with_name(f".{path.stem}.tmp.json")
+    program.save(str(tmp))
+    os.replace(tmp, path)
 
 
 def say(message: str) -> None:
@@ -94,7 +102,7 @@ def teacher_stage(run: Run, trainset: list[dspy.Example], devset: list[dspy.Exam
         with dspy.context(lm=teacher_lm, num_threads=config.threads):
             program = optimizer.compile(program, trainset=traces, teacher=None, valset=devset)
     demos = sum(len(predictor.demos) for predictor in program.predictors())
-    program.save(str(run.dir / TEACHER_PROGRAM))
+    save_program(program, run.dir / TEACHER_PROGRAM)
     return {
         "teacher": {
             "spec": config.teacher,
@@ -147,7 +155,7 @@ def student_stage(run: Run, trainset: list[dspy.Example]) -> dict:
     say(f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains")
     student = distill.compile(open_program(run), trainset=trainset, teacher=compiled_teacher(run))
     anchor_students(student, run.dir)
-    student.save(str(run.dir / STUDENT_PROGRAM))
+    save_program(student, run.dir / STUDENT_PROGRAM)
     say(f"student trained on {distill.stats}")
     return {
         "student": {

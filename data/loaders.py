@@ -44,7 +44,7 @@ class Passage:
         return f"{self.title} | {self.text}"
 
 
-class _BadRow(Exception):
+class BadRow(ValueError):
     """A row that cannot be used; carries the message without the file/line prefix."""
 
 
@@ -65,7 +65,7 @@ def _existing_file(path: str | Path) -> Path:
 
 
 def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; malformed lines raise `_BadRow` with their number."""
+    """(line number, object) for each non-blank line; malformed lines raise `BadRow` with their number."""
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
@@ -73,9 +73,9 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
             try:
                 row = json.loads(line)
             except json.JSONDecodeError as err:
-                yield number, _BadRow(f"malformed JSON ({err.msg})")
+                yield number, BadRow(f"malformed JSON ({err.msg})")
                 continue
-            yield number, row if isinstance(row, dict) else _BadRow("expected a JSON object")
+            yield number, row if isinstance(row, dict) else BadRow("expected a JSON object")
 
 
 def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: bool = False) -> list:
@@ -83,13 +83,13 @@ def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: 
     items, seen, skipped = [], {}, 0
     for number, row in rows:
         try:
-            if isinstance(row, _BadRow):
+            if isinstance(row, BadRow):
                 raise row
             item = build(row)
             item_key = key(item)
             if item_key in seen:
-                raise _BadRow(f"duplicated id {item_key!r} (first on line {seen[item_key]})")
-        except _BadRow as err:
+                raise BadRow(f"duplicated id {item_key!r} (first on line {seen[item_key]})")
+        except BadRow as err:
             if not skip_bad_rows:
                 raise RagdistillError(f"{path} line {number}: {err}") from None
             skipped += 1
@@ -103,10 +103,16 @@ def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: 
     return items
 
 
+def load_records(path: str | Path, build, *, key=None, skip_bad_rows: bool = False) -> list:
+    """`build(row)` for each object of a JSONL file; `build` raises `BadRow` for an unusable row, `key` ids rows."""
+    path = _existing_file(path)
+    return _collect(path, _jsonl_rows(path), build, key or id, skip_bad_rows=skip_bad_rows)
+
+
 def _field(row: dict, name: str) -> str:
     value = row.get(name)
     if value is None or (isinstance(value, str) and not value.strip()):
-        raise _BadRow(f"missing field {name!r}")
+        raise BadRow(f"missing field {name!r}")
     return str(value)
 
 
@@ -125,7 +131,7 @@ def _tsv_rows(path: Path) -> Iterator[tuple[int, dict]]:
             if len(cells) == 2:  # pid, text (the classic ColBERT collection.tsv)
                 cells = [cells[0], "", cells[1]]
             if len(cells) != 3:
-                yield number, _BadRow(f"expected 3 tab-separated columns (pid, title, text), got {len(cells)}")
+                yield number, BadRow(f"expected 3 tab-separated columns (pid, title, text), got {len(cells)}")
                 continue
             yield number, dict(zip(("pid", "title", "text"), cells, strict=True))
 
@@ -149,7 +155,7 @@ def _answers(row: dict, require_answers: bool) -> list[str]:
     if answer is not None and str(answer).strip():
         answers = [str(answer)] + [a for a in answers if a != str(answer)]
     if not answers and require_answers:
-        raise _BadRow("missing field 'answer' (or 'answers')")
+        raise BadRow("missing field 'answer' (or 'answers')")
     return answers
 
 
@@ -162,13 +168,13 @@ def _pids(value) -> list[str]:
 
 
 def make_example(row: dict, *, default_id: str, require_answers: bool = True) -> dspy.Example:
-    """One validated `dspy.Example` from a dict row (raises `_BadRow` on a problem)."""
+    """One validated `dspy.Example` from a dict row (raises `BadRow` on a problem)."""
     question = _field(row, "question")
     answers = _answers(row, require_answers)
     try:
         hops = int(row.get("hops") or (2 if len(_pids(row.get("gold_pids"))) > 1 else 1))
     except (TypeError, ValueError):
-        raise _BadRow(f"hops must be an integer, got {row.get('hops')!r}") from None
+        raise BadRow(f"hops must be an integer, got {row.get('hops')!r}") from None
     return dspy.Example(
         id=str(row.get("id") if row.get("id") not in (None, "") else default_id),
         question=question,

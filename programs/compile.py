@@ -22,12 +22,13 @@ import platform
 import random
 import sys
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import click
 
 from data.atomic import write_json_atomic
+from data.cli import dataclass_options
 from data.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, file_sha256, load_corpus, load_examples
 from data.models import DEFAULT_STUDENT
@@ -216,38 +217,8 @@ def compile_run(config: CompileConfig) -> dict:
     return run.manifest
 
 
-def _click_options(func):
-    """One click option per `CompileConfig` field, its help text taken from the field's docstring."""
-    docs = _field_docs()
-    for item in reversed(fields(CompileConfig)):
-        flag = "--" + item.name.replace("_", "-")
-        default = item.default
-        if isinstance(default, bool):
-            func = click.option(f"{flag}/--no-{flag[2:]}", default=default, show_default=True, help=docs[item.name])(
-                func
-            )
-        else:
-            kind = {"int": int, "float": float}.get(str(item.type).split(" ")[0], str)
-            func = click.option(flag, default=default, type=kind, show_default=True, help=docs[item.name])(func)
-    return func
-
-
-def _field_docs() -> dict[str, str]:
-    """Field name -> the one-line docstring under it in `CompileConfig`'s source."""
-    import ast
-    import inspect
-
-    tree = ast.parse(inspect.getsource(CompileConfig))
-    body = tree.body[0].body
-    docs = {}
-    for node, following in zip(body, body[1:], strict=False):
-        if isinstance(node, ast.AnnAssign) and isinstance(following, ast.Expr):
-            docs[node.target.id] = following.value.value
-    return docs
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
-@_click_options
+@dataclass_options(CompileConfig)
 @exit_cleanly_on_error
 def main(**options) -> None:
     """Compile a retrieve-then-answer DSPy program with a teacher LM and distil it into a LoRA student.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import dspy
 import pytest
 
 from data.models import build_tiny_t5
@@ -50,3 +51,22 @@ def tiny_causal_dir(tiny_t5_dir: Path, tmp_path_factory: pytest.TempPathFactory)
     LlamaForCausalLM(config).save_pretrained(out_dir)
     tokenizer.save_pretrained(out_dir)
     return out_dir
+
+
+COPY_WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor"]
+"""The answers of the copy task."""
+
+
+def copy_task() -> list[dspy.Example]:
+    """Each answer is copied from its context: a task a 2-layer random T5 learns in seconds."""
+    return [
+        dspy.Example(question="what is the code?", context=[f"Codes | the code is {w}."], answer=w).with_inputs(
+            "question", "context"
+        )
+        for w in COPY_WORDS
+    ]
+
+
+def strict_match(example: dspy.Example, prediction: dspy.Prediction, trace: object = None) -> bool:
+    """The copy task's metric: the exact answer string."""
+    return example.answer == prediction.answer

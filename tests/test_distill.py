@@ -15,9 +15,9 @@ from data.errors import RagdistillError
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM, anchor_students
 from optimizers.distill import Distill
+from tests.fixtures_models import COPY_WORDS, copy_task, strict_match
 
 REPO = Path(__file__).resolve().parents[1]
-WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor"]
 TRAIN_KWARGS = {"full_finetune": True, "epochs": 80, "batch_size": 2, "learning_rate": 3e-3, "val_fraction": 0.0}
 
 
@@ -32,19 +32,6 @@ class PassthroughRAG(dspy.Module):
         return self.respond(context=context, question=question)
 
 
-def examples() -> list[dspy.Example]:
-    return [
-        dspy.Example(question="what is the code?", context=[f"Codes | the code is {w}."], answer=w).with_inputs(
-            "question", "context"
-        )
-        for w in WORDS
-    ]
-
-
-def exact_match(example, prediction, trace=None) -> bool:
-    return example.answer == prediction.answer
-
-
 def teacher_program(answers: dict[str, str]) -> PassthroughRAG:
     """The teacher: a DummyLM answering by the passage it sees."""
     teacher = PassthroughRAG()
@@ -54,12 +41,12 @@ def teacher_program(answers: dict[str, str]) -> PassthroughRAG:
 
 def distill(tiny_t5_dir: Path, out_dir: Path, targets: str, answers: dict[str, str]) -> tuple[Distill, dspy.Module]:
     optimizer = Distill(
-        exact_match,
+        strict_match,
         student_lm=StudentLM.from_base(str(tiny_t5_dir)),
         targets=targets,
         train_kwargs={**TRAIN_KWARGS, "output_dir": str(out_dir)},
     )
-    compiled = optimizer.compile(PassthroughRAG(), trainset=examples(), teacher=teacher_program(answers))
+    compiled = optimizer.compile(PassthroughRAG(), trainset=copy_task(), teacher=teacher_program(answers))
     return optimizer, compiled
 
 
@@ -67,7 +54,7 @@ def distill(tiny_t5_dir: Path, out_dir: Path, targets: str, answers: dict[str, s
 def distilled(tiny_t5_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Distill, dspy.Module, Path]:
     """Distilled with targets="both" from a teacher that is wrong on two of the eight questions."""
     run_dir = tmp_path_factory.mktemp("run")
-    answers = {w: w for w in WORDS} | {"amber": "wrong", "birch": "wrong"}
+    answers = {w: w for w in COPY_WORDS} | {"amber": "wrong", "birch": "wrong"}
     with dspy.context(adapter=StudentAdapter()):
         optimizer, compiled = distill(tiny_t5_dir, run_dir / "student", "both", answers)
     return optimizer, compiled, run_dir
@@ -90,8 +77,8 @@ def test_distilled_student_answers_better_than_before(distilled, tiny_t5_dir: Pa
     untrained = PassthroughRAG()
     untrained.set_lm(StudentLM.from_base(str(tiny_t5_dir)))
     with dspy.context(adapter=StudentAdapter()):
-        before = sum(exact_match(ex, untrained(**ex.inputs())) for ex in examples())
-        after = sum(exact_match(ex, compiled(**ex.inputs())) for ex in examples())
+        before = sum(strict_match(ex, untrained(**ex.inputs())) for ex in copy_task())
+        after = sum(strict_match(ex, compiled(**ex.inputs())) for ex in copy_task())
     assert isinstance(compiled.respond.lm, StudentLM)
     assert after > before and after >= 6
 
@@ -124,12 +111,12 @@ def test_saved_student_program_reloads_in_a_fresh_process_after_the_run_moves(di
 
 def test_no_usable_trace_is_a_clear_error(tiny_t5_dir: Path, tmp_path: Path):
     with pytest.raises(RagdistillError, match="0 of 8 teacher traces passed the metric"):
-        distill(tiny_t5_dir, tmp_path / "student", "traces", {w: "wrong" for w in WORDS})
+        distill(tiny_t5_dir, tmp_path / "student", "traces", {w: "wrong" for w in COPY_WORDS})
 
 
 def test_empty_trainset_and_unknown_targets_are_refused(tiny_t5_dir: Path):
     with pytest.raises(RagdistillError, match="targets must be"):
-        Distill(exact_match, student_lm=StudentLM.from_base(str(tiny_t5_dir)), targets="teacher")
-    optimizer = Distill(exact_match, student_lm=StudentLM.from_base(str(tiny_t5_dir)))
+        Distill(strict_match, student_lm=StudentLM.from_base(str(tiny_t5_dir)), targets="teacher")
+    optimizer = Distill(strict_match, student_lm=StudentLM.from_base(str(tiny_t5_dir)))
     with pytest.raises(RagdistillError, match="training set is empty"):
         optimizer.compile(PassthroughRAG(), trainset=[])

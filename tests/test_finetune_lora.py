@@ -92,7 +92,7 @@ def test_cli_bad_file_is_one_line_and_exit_2(tmp_path: Path):
     bad.write_text('{"prompt": "p", "completion": "c"}\n{"prompt": 3}\n')
     result = run_cli("--data", str(bad), "--model", "tiny-t5", "--out", str(tmp_path / "x"))
     assert result.returncode == 2
-    assert result.stderr.strip() == f"error: {bad}:2 needs string fields 'prompt' and 'completion'"
+    assert result.stderr.strip() == f"error: {bad} line 2: needs string fields 'prompt' and 'completion'"
 
 
 def test_cli_trains_from_a_pairs_file(tiny_t5_dir: Path, tmp_path: Path):

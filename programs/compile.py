@@ -147,7 +147,9 @@ class Run:
             raise RagdistillError(f"{self.dir} already holds a run: pass --resume to continue it or choose --name")
         self.manifest.setdefault("stages_done", [])
         self.manifest.setdefault("timings", {})
-        self.manifest.update(name=self.config.name, settings=asdict(self.config), versions=versions())
+        self.manifest.update(
+            name=self.config.name, program=self.config.program, settings=asdict(self.config), versions=versions()
+        )
 
     def done(self, stage: str) -> bool:
         return stage in self.manifest["stages_done"]

@@ -178,12 +178,14 @@ class StudentEngine:
             system = "".join(part.text for part in system)
         prompt = "\n\n".join(([system] if system else []) + [m.text or "" for m in request.messages])
         text = self.generate([prompt], max_new_tokens=request.config.max_tokens)[0]
+        tokenizer = self.load()[1]
+        tokens_in, tokens_out = (len(tokenizer(t, add_special_tokens=False).input_ids) for t in (prompt, text))
         return Response(
             id=None,
             model=request.model,
             message=Message.assistant([TextPart(text)]),
             finish_reason="stop",
-            usage=Usage(input_tokens=0, output_tokens=0),
+            usage=Usage(input_tokens=tokens_in, output_tokens=tokens_out),
         )
 
     def stream(self, request: Request):

@@ -1,0 +1,79 @@
+"""`programs.evaluate` on a tiny compiled run: every system, section and figure present and consistent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import dspy
+import pytest
+from click.testing import CliRunner
+from dspy.utils import DummyLM
+
+from data.loaders import WORLD_DIR, load_examples
+from finetune.adapter import StudentAdapter
+from programs.compile import main as compile_main
+from programs.evaluate import evaluate_run
+from programs.evaluate import main as evaluate_main
+from programs.report import SYSTEMS
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory, tiny_corpus_path, tiny_causal_dir) -> Path:
+    """A run compiled end to end on the tiny corpus: tiny causal teacher, tiny-T5 student, BM25."""
+    root = tmp_path_factory.mktemp("evaluate")
+    options = [
+        "--out", str(root), "--name", "tiny", "--teacher", str(tiny_causal_dir), "--student", "tiny-t5",
+        "--retriever", "bm25", "--corpus", str(tiny_corpus_path), "--index-dir", str(root / "index"),
+        "--train-size", "6", "--trace-size", "2", "--dev-size", "2", "--test-size", "3", "--epochs", "1",
+        "--threads", "1",
+    ]  # fmt: skip
+    result = CliRunner().invoke(compile_main, options)
+    assert result.exit_code == 0, result.output
+    return root / "tiny"
+
+
+def test_report_with_a_dummy_teacher_has_every_system_and_section(tiny_run, tiny_examples):
+    examples = tiny_examples[:4]
+    teacher = DummyLM([{"answer": example.answer} for example in examples] * 2)
+    with dspy.context(adapter=StudentAdapter()):
+        report = evaluate_run(
+            tiny_run, examples, teacher_lm=teacher, data_files={"questions": str(WORLD_DIR / "test.jsonl")}
+        )
+    assert set(SYSTEMS) <= set(report["systems"])
+    for name, metrics in report["systems"].items():
+        per_question = metrics["per_question"]
+        assert len(per_question) == len(examples)
+        assert metrics["em"] == pytest.approx(100 * sum(q["em"] for q in per_question) / len(examples)), name
+        assert metrics["f1"] == pytest.approx(100 * sum(q["f1"] for q in per_question) / len(examples)), name
+        assert metrics["em_ci"][0] <= metrics["em"] <= metrics["em_ci"][1]
+        assert metrics["answers_per_s"] > 0 and metrics["latency_p50_s"] > 0
+    # The DummyLM teacher answers every question right; the closed-book student sees no passages.
+    assert report["systems"]["teacher_zero_shot"]["em"] == 100.0
+    assert report["systems"]["student_distilled_closed_book"]["passage_recall"] is None
+    assert report["retrieval"]["bm25"]["questions"] == len(examples)
+    assert report["models"]["student"] == "tiny-t5"
+    on_disk = json.loads((tiny_run / "report" / "report.json").read_text())
+    assert on_disk["systems"].keys() == report["systems"].keys() and "speed_ratio" in on_disk
+    markdown = (tiny_run / "report" / "report.md").read_text()
+    assert "student_distilled_closed_book" in markdown and "bm25" in markdown
+    page = (tiny_run / "report" / "index.html").read_text()
+    assert all(f'id="plot-{plot}"' in page for plot in ("quality", "latency", "recall"))
+
+
+def test_cli_on_a_file_and_its_bad_inputs(tiny_run, tmp_path):
+    questions = tmp_path / "qa.jsonl"
+    rows = [{"id": e.id, "question": e.question, "answers": e.answers} for e in load_examples("test", limit=2)]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    runner = CliRunner()
+    ok = runner.invoke(evaluate_main, [str(tiny_run), "--data", str(questions)])
+    assert ok.exit_code == 0, ok.output
+    assert "student_distilled" in ok.output and "report:" in ok.output
+    for args, message in [
+        ([str(tmp_path / "nowhere")], "is not a run directory"),
+        ([str(tiny_run), "--split", "validation"], "unknown split 'validation'"),
+        ([str(tiny_run), "--retrievers", "grep"], "unknown retriever(s) grep"),
+        ([str(tiny_run), "--data", str(tmp_path / "absent.jsonl")], "absent.jsonl: no such file"),
+    ]:
+        result = runner.invoke(evaluate_main, args)
+        assert result.exit_code == 2 and message in result.output.strip().splitlines()[-1], result.output

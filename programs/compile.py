@@ -73,21 +73,21 @@ class CompileConfig:
     """Validation questions (used by random search and MIPROv2)."""
     test: str = "test"
     """Test questions for the report (never used for optimization)."""
-    train_size: int = 160
+    train_size: int = 100
     """Training questions the teacher answers for distillation (each yields a teacher or a gold target)."""
     trace_size: int = 24
     """Training questions the teacher-side optimizers bootstrap demos from (teacher calls are the slow part)."""
     dev_size: int = 20
     """Validation questions used by the teacher-side optimizers."""
-    test_size: int = 60
+    test_size: int = 40
     """Test questions in the report."""
-    epochs: float = 2.0
+    epochs: float = 3.0
     """Student training epochs."""
     batch_size: int = 8
     """Student training batch size."""
     learning_rate: float | None = None
     """Student learning rate (default: per model family, see finetune.lora.LoRATrainConfig)."""
-    train_minutes: float = 5.0
+    train_minutes: float = 4.0
     """Wall-clock cap on student training, in minutes (0: no cap)."""
     threads: int = 2
     """Parallel LM calls during bootstrapping and evaluation."""

@@ -32,6 +32,7 @@ from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_e
 from data.atomic import atomic_dir
 from data.errors import RagdistillError
 from data.models import ResolvedModel, load_hf_model, resolve_model
+from finetune.batching import MicroBatcher
 from finetune.lora import STUDENT_FILE, render_prompt
 from finetune.provider import MODEL_PREFIX, StudentProvider
 
@@ -90,12 +91,18 @@ class StudentEngine:
         self.batch_size = batch_size
         self.device = device
         self.root = root
+        self.batcher: MicroBatcher | None = None
         self._lock = threading.Lock()
         self._loaded: tuple[Any, Any, ResolvedModel, dict] | None = None
 
     def __deepcopy__(self, memo: dict) -> StudentEngine:
         # Programs are deep-copied often (optimizers); copies share one loaded model instead of failing on the lock.
         return self
+
+    def use_batching(self, max_batch: int, wait_s: float = 0.01) -> MicroBatcher:
+        """Group concurrent `complete` calls into one `generate` call (up to `max_batch` prompts; for serving)."""
+        self.batcher = MicroBatcher(self.generate, max_batch=max_batch, wait_s=wait_s)
+        return self.batcher
 
     def adapter_path(self) -> Path | None:
         """The trained directory, relative paths resolved against `root` (else the working directory)."""
@@ -177,7 +184,10 @@ class StudentEngine:
         if system is not None and not isinstance(system, str):
             system = "".join(part.text for part in system)
         prompt = "\n\n".join(([system] if system else []) + [m.text or "" for m in request.messages])
-        text = self.generate([prompt], max_new_tokens=request.config.max_tokens)[0]
+        if self.batcher is not None:  # concurrent requests are generated together (see `use_batching`)
+            text = self.batcher.submit(prompt)
+        else:
+            text = self.generate([prompt], max_new_tokens=request.config.max_tokens)[0]
         tokenizer = self.load()[1]
         tokens_in, tokens_out = (len(tokenizer(t, add_special_tokens=False).input_ids) for t in (prompt, text))
         return Response(

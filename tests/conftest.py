@@ -11,7 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 import dspy  # noqa: E402
 import pytest  # noqa: E402
 
-pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_retrieval"]
+pytest_plugins = ["tests.fixtures_data", "tests.fixtures_models", "tests.fixtures_retrieval", "tests.fixtures_runs"]
 
 
 @pytest.fixture(autouse=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import dspy
 import pytest
@@ -12,25 +11,9 @@ from dspy.utils import DummyLM
 
 from data.loaders import WORLD_DIR, load_examples
 from finetune.adapter import StudentAdapter
-from programs.compile import main as compile_main
 from programs.evaluate import evaluate_run
 from programs.evaluate import main as evaluate_main
 from programs.report import SYSTEMS
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory, tiny_corpus_path, tiny_causal_dir) -> Path:
-    """A run compiled end to end on the tiny corpus: tiny causal teacher, tiny-T5 student, BM25."""
-    root = tmp_path_factory.mktemp("evaluate")
-    options = [
-        "--out", str(root), "--name", "tiny", "--teacher", str(tiny_causal_dir), "--student", "tiny-t5",
-        "--retriever", "bm25", "--corpus", str(tiny_corpus_path), "--index-dir", str(root / "index"),
-        "--train-size", "6", "--trace-size", "2", "--dev-size", "2", "--test-size", "3", "--epochs", "1",
-        "--threads", "1",
-    ]  # fmt: skip
-    result = CliRunner().invoke(compile_main, options)
-    assert result.exit_code == 0, result.output
-    return root / "tiny"
 
 
 def test_report_with_a_dummy_teacher_has_every_system_and_section(tiny_run, tiny_examples):

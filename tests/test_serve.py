@@ -1,0 +1,108 @@
+"""`python -m programs.serve`: a tiny compiled run served on loopback, good and malformed requests."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import httpx
+import pytest
+
+from finetune.batching import MicroBatcher
+from programs.serve import ServeConfig, create_app, load_service_program
+from retrieval.server import serve_in_thread
+
+
+@pytest.fixture(scope="module")
+def service(tiny_run):
+    config = ServeConfig(workers=4, max_batch=4, timeout_s=30)
+    qa = load_service_program(tiny_run, None, config)
+    with serve_in_thread(create_app(qa, config=config, info={"run": "tiny"})) as url:
+        yield url, qa
+
+
+def test_answer_single_and_batch(service, tiny_examples):
+    url, qa = service
+    single = httpx.post(f"{url}/v1/answer", json={"question": tiny_examples[0].question, "k": 3}, timeout=30)
+    assert single.status_code == 200, single.text
+    body = single.json()
+    assert set(body) == {"answer", "passages", "model", "latency_ms"} and len(body["passages"]) <= 3
+    assert body["model"].startswith("student/") and set(body["passages"][0]) == {"pid", "title", "text", "score"}
+    questions = [example.question for example in tiny_examples[:4]]
+    batch = httpx.post(f"{url}/v1/answer:batch", json={"questions": questions}, timeout=30)
+    assert batch.status_code == 200, batch.text
+    assert len(batch.json()["answers"]) == 4 and all(1 <= len(a["passages"]) <= 5 for a in batch.json()["answers"])
+    # The same question answers the same alone and inside a batch (greedy decoding, batched generation).
+    alone = httpx.post(f"{url}/v1/answer", json={"question": questions[1]}, timeout=30).json()["answer"]
+    assert batch.json()["answers"][1]["answer"] == alone
+
+
+MALFORMED = [
+    ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 400),
+    ({"content": b"question=hi", "headers": {"content-type": "application/x-www-form-urlencoded"}}, 422),
+    ({"content": b"hello", "headers": {"content-type": "text/plain"}}, 422),
+    ({"json": {}}, 422),
+    ({"json": {"question": ""}}, 422),
+    ({"json": {"question": "   "}}, 422),
+    ({"json": {"question": None}}, 422),
+    ({"json": {"question": 42}}, 422),
+    ({"json": {"question": ["a", "b"]}}, 422),
+    ({"json": {"question": "x" * 2001}}, 422),
+    ({"json": {"question": "ok?", "k": 0}}, 422),
+    ({"json": {"question": "ok?", "k": 101}}, 422),
+    ({"json": {"question": "ok?", "k": "five"}}, 422),
+    ({"json": {"question": "ok?", "k": -3}}, 422),
+    ({"json": ["question"]}, 422),
+    ({"json": "question"}, 422),
+]
+MALFORMED_BATCH = [({"json": {"questions": []}}, 422), ({"json": {"questions": ["q?"] * 5}}, 422),
+                   ({"json": {"questions": "q?"}}, 422), ({"json": {"questions": ["ok?", ""]}}, 422)]  # fmt: skip
+
+
+def test_malformed_requests_get_4xx_json_and_the_service_survives(service, tiny_examples):
+    url, _ = service
+    for path, cases in (("/v1/answer", MALFORMED), ("/v1/answer:batch", MALFORMED_BATCH)):
+        for request, status in cases:
+            response = httpx.post(f"{url}{path}", timeout=30, **request)
+            assert response.status_code == status, (request, response.text)
+            assert isinstance(response.json()["error"], str)
+    assert httpx.get(f"{url}/v1/answer", timeout=30).status_code == 405
+    good = httpx.post(f"{url}/v1/answer", json={"question": tiny_examples[0].question}, timeout=30)
+    assert good.status_code == 200
+
+
+def test_health_metrics_and_openapi(service):
+    url, _ = service
+    health = httpx.get(f"{url}/health", timeout=30).json()
+    assert health["status"] == "ok" and health["run"] == "tiny" and "dspy" in health["versions"]
+    metrics = httpx.get(f"{url}/metrics", timeout=30).text
+    assert 'ragdistill_requests_total{path="/v1/answer"}' in metrics and "ragdistill_request_seconds_bucket" in metrics
+    schema = httpx.get(f"{url}/openapi.json", timeout=30).json()
+    assert {"/v1/answer", "/v1/answer:batch", "/health", "/metrics"} <= set(schema["paths"])
+    answer_body = schema["components"]["schemas"]["AnswerRequest"]["properties"]
+    assert set(answer_body) == {"question", "k"} and answer_body["k"]["maximum"] == 100
+    assert set(schema["components"]["schemas"]["Answer"]["properties"]) == {"answer", "passages", "model", "latency_ms"}
+
+
+def test_micro_batcher_groups_concurrent_items():
+    calls = []
+    batcher = MicroBatcher(lambda items: calls.append(list(items)) or [i * 2 for i in items], max_batch=8, wait_s=0.2)
+    results = {}
+    threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batcher.submit(i))) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    batcher.close()
+    assert results == {i: i * 2 for i in range(6)}
+    assert sum(len(call) for call in calls) == 6 and len(calls) < 6
+
+
+def test_missing_run_dir_fails_at_start_with_one_line(tmp_path):
+    completed = subprocess.run(
+        [sys.executable, "-m", "programs.serve", str(tmp_path / "absent"), "--port", "0"],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert completed.returncode == 2
+    assert completed.stderr.strip().startswith("error: ") and len(completed.stderr.strip().splitlines()) == 1

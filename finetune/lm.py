@@ -12,8 +12,11 @@ classes named in the file; load only files you trust). Relative adapter paths re
 `root`: call `anchor_students(program, run_dir)` before saving (paths inside `run_dir` become relative) and
 after loading (they resolve there again), so a run directory can move.
 
-Deliberate simplifications: one request is generated at a time through DSPy (parallel DSPy calls queue on
-a lock; batch through `generate` instead); sampling settings and `n` are ignored (decoding is
+Batching: `generate` takes many prompts at once; DSPy calls one request at a time, so parallel DSPy calls
+queue on a lock unless `use_batching` is on (the QA service turns it on): then concurrent `complete` calls
+are grouped by a `finetune.batching.MicroBatcher` into one `generate` call.
+
+Deliberate simplifications: sampling settings and `n` are ignored (decoding is
 deterministic); DSPy's response cache is off by default because the weights behind a model id change when
 a student is retrained.
 """

@@ -175,13 +175,14 @@ def evaluate_run(
     index_dir: str | Path | None = None,
     teacher_lm: dspy.BaseLM | None = None,
     data_files: dict[str, str] | None = None,
+    report_dir: str | Path | None = None,
     threads: int = 1,
 ) -> dict:
     """Evaluate every system of the run on `examples`, write `run_dir/report/`, and return the report dict.
 
     `index_dir` replaces the run's index (for data with its own corpus); `teacher_lm` replaces the teacher
-    the manifest names (tests use a DummyLM); `data_files` are hashed into the report. `threads` is kept for
-    the compile contract; answers are timed one at a time.
+    the manifest names (tests use a DummyLM); `data_files` are hashed into the report; `report_dir` defaults
+    to `run_dir/report`. `threads` is kept for the compile contract; answers are timed one at a time.
     """
     run_dir = Path(run_dir)
     manifest = read_json(run_dir / "manifest.json", what="run manifest")
@@ -216,7 +217,7 @@ def evaluate_run(
     }
     if "student_distilled" in records and "teacher_compiled" in records:
         report["worst_questions"] = worst_questions(records["student_distilled"], records["teacher_compiled"])
-    write_report(report, run_dir / "report")
+    write_report(report, Path(report_dir or run_dir / "report"))
     return report
 
 
@@ -254,7 +255,7 @@ def index_for_corpus(corpus_path: Path, retrievers: tuple[str, ...]) -> Path:
 )
 @exit_cleanly_on_error
 def main(run_dir: Path, split: str, data_path: Path | None, corpus: Path | None, limit: int | None,
-         retrievers: str) -> None:  # fmt: skip
+         report_dir: Path | None, retrievers: str) -> None:  # fmt: skip
     """Evaluate the compiled run RUN_DIR and write RUN_DIR/report/ (report.json, report.md, index.html)."""
     from finetune.adapter import StudentAdapter
 
@@ -271,10 +272,12 @@ def main(run_dir: Path, split: str, data_path: Path | None, corpus: Path | None,
     index_dir = index_for_corpus(corpus, wanted) if corpus else None
     data_files = {"questions": str(source), **({"corpus": str(corpus)} if corpus else {})}
     with dspy.context(adapter=StudentAdapter()):
-        report = evaluate_run(run_dir, examples, retrievers=wanted, index_dir=index_dir, data_files=data_files)
+        report = evaluate_run(
+            run_dir, examples, retrievers=wanted, index_dir=index_dir, data_files=data_files, report_dir=report_dir
+        )
     for name, metrics in report["systems"].items():
         click.echo(f"{name:36} EM {metrics['em']:5.1f}  F1 {metrics['f1']:5.1f}  p50 {metrics['latency_p50_s']:.3f}s")
-    click.echo(f"report: {run_dir / 'report' / 'index.html'}")
+    click.echo(f"report: {Path(report_dir or run_dir / 'report') / 'index.html'}")
 
 
 if __name__ == "__main__":

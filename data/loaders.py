@@ -5,17 +5,20 @@ QA splits are a bundled split name (`train`, `dev`, `test` of the fictional worl
 a JSONL or CSV file with `question` and `answer` or `answers`, or a Hugging Face `datasets` dataset
 (a directory written by `save_to_disk`, or a hub id). Every example becomes a `dspy.Example` with
 `id`, `question`, `answer` (the primary gold answer), `answers` (gold plus aliases), `gold_pids` and
-`hops`, and `question` as its only input.
+`hops`, and `question` as its only input. Extra fields (HotpotQA's `context_pids`, ...) are ignored,
+so the real samples in `shared/data/` load as they are; SQuAD-style `answers` (`{"text": [...]}`) too.
 
 Bad rows stop the load with a `RagdistillError` such as `data/x.jsonl line 7: missing field 'question'`;
-with `skip_bad_rows=True` they are skipped and counted in one warning instead. Simplification: a CSV
-`answers` cell holds several answers separated by `|`.
+with `skip_bad_rows=True` they are skipped and counted in one warning instead. Simplifications: a list
+given as a string (a CSV `answers` or `gold_pids` cell) is split on `|`; `limit` keeps the first rows of
+a source that is still read and validated whole.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import json
 import warnings
 from collections.abc import Iterator
@@ -64,18 +67,36 @@ def _existing_file(path: str | Path) -> Path:
     return path
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    """(line number, object) for each non-blank line; malformed lines raise `BadRow` with their number."""
-    with open(path, encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
+    """(line number, object) for each non-blank line; a malformed line comes as a `BadRow` instead."""
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
             try:
-                row = json.loads(line)
+                line = raw.decode("utf-8-sig")
+                row = json.loads(line) if line.strip() else None
+            except UnicodeDecodeError:
+                yield number, BadRow("not UTF-8 text")
+                continue
             except json.JSONDecodeError as err:
                 yield number, BadRow(f"malformed JSON ({err.msg})")
                 continue
-            yield number, row if isinstance(row, dict) else BadRow("expected a JSON object")
+            if row is not None:
+                yield number, row if isinstance(row, dict) else BadRow("expected a JSON object")
+
+
+def _csv_lines(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
+    """(line number, cells) of a CSV or TSV file; undecodable or malformed text stops with a `RagdistillError`."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except UnicodeDecodeError as err:
+        raise RagdistillError(f"{path}: not UTF-8 text (byte {err.start})") from None
+    quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
+    try:
+        for cells in reader:
+            yield reader.line_num, cells
+    except csv.Error as err:
+        raise RagdistillError(f"{path} line {reader.line_num}: malformed CSV ({err})") from None
 
 
 def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: bool = False) -> list:
@@ -123,17 +144,16 @@ def _passage(row: dict) -> Passage:
     return Passage(pid=_field(row, "pid"), title=str(row.get("title") or ""), text=_field(row, "text"))
 
 
-def _tsv_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        for number, cells in enumerate(csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE), start=1):
-            if not cells or (number == 1 and [c.strip().lower() for c in cells[:3]] == ["pid", "title", "text"]):
-                continue
-            if len(cells) == 2:  # pid, text (the classic ColBERT collection.tsv)
-                cells = [cells[0], "", cells[1]]
-            if len(cells) != 3:
-                yield number, BadRow(f"expected 3 tab-separated columns (pid, title, text), got {len(cells)}")
-                continue
-            yield number, dict(zip(("pid", "title", "text"), cells, strict=True))
+def _tsv_rows(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
+    for number, cells in _csv_lines(path, "\t"):
+        if not cells or (number == 1 and [c.strip().lower() for c in cells[:3]] == ["pid", "title", "text"]):
+            continue
+        if len(cells) == 2:  # pid, text (the classic ColBERT collection.tsv)
+            cells = [cells[0], "", cells[1]]
+        if len(cells) != 3:
+            yield number, BadRow(f"expected 3 tab-separated columns (pid, title, text), got {len(cells)}")
+            continue
+        yield number, dict(zip(("pid", "title", "text"), cells, strict=True))
 
 
 def load_corpus(path: str | Path, *, skip_bad_rows: bool = False, allow_empty: bool = False) -> list[Passage]:
@@ -146,33 +166,36 @@ def load_corpus(path: str | Path, *, skip_bad_rows: bool = False, allow_empty: b
 # QA examples --------------------------------------------------------------------------------------
 
 
+def _strings(row: dict, name: str) -> list[str]:
+    """A list field (gold answers, pids) as non-empty strings: a JSON list, a `|`-separated string or
+    a Hugging Face SQuAD-style `{"text": [...], ...}` record."""
+    value = row.get(name)
+    if isinstance(value, dict) and "text" in value:
+        value = value["text"]
+    if value is None or isinstance(value, str):
+        value = (value or "").split("|")
+    elif not isinstance(value, list | tuple):
+        raise BadRow(f"field {name!r} must be a list, got {type(value).__name__}")
+    return [str(item).strip() for item in value if str(item).strip()]
+
+
 def _answers(row: dict, require_answers: bool) -> list[str]:
-    answers = row.get("answers")
-    if isinstance(answers, str):
-        answers = [a for a in answers.split("|") if a.strip()]
-    answers = [str(a) for a in (answers or []) if str(a).strip()]
+    """The primary answer (`answer`, else the first of `answers`) followed by the other answers, without repeats."""
     answer = row.get("answer")
-    if answer is not None and str(answer).strip():
-        answers = [str(answer)] + [a for a in answers if a != str(answer)]
+    answers = ([str(answer).strip()] if answer is not None else []) + _strings(row, "answers")
+    answers = list(dict.fromkeys(a for a in answers if a))
     if not answers and require_answers:
         raise BadRow("missing field 'answer' (or 'answers')")
     return answers
-
-
-def _pids(value) -> list[str]:
-    if value is None or value == "":
-        return []
-    if isinstance(value, str):
-        return [p for p in value.split("|") if p]
-    return [str(p) for p in value]
 
 
 def make_example(row: dict, *, default_id: str, require_answers: bool = True) -> dspy.Example:
     """One validated `dspy.Example` from a dict row (raises `BadRow` on a problem)."""
     question = _field(row, "question")
     answers = _answers(row, require_answers)
+    gold_pids = _strings(row, "gold_pids")
     try:
-        hops = int(row.get("hops") or (2 if len(_pids(row.get("gold_pids"))) > 1 else 1))
+        hops = int(row.get("hops") or (2 if len(gold_pids) > 1 else 1))
     except (TypeError, ValueError):
         raise BadRow(f"hops must be an integer, got {row.get('hops')!r}") from None
     return dspy.Example(
@@ -180,7 +203,7 @@ def make_example(row: dict, *, default_id: str, require_answers: bool = True) ->
         question=question,
         answer=answers[0] if answers else "",
         answers=answers,
-        gold_pids=_pids(row.get("gold_pids")),
+        gold_pids=gold_pids,
         hops=hops,
     ).with_inputs("question")
 
@@ -190,16 +213,23 @@ def _example_builder(require_answers: bool):
     return lambda row: make_example(row, default_id=f"q{next(counter)}", require_answers=require_answers)
 
 
-def _csv_rows(path: Path) -> Iterator[tuple[int, dict]]:
-    with open(path, encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        if not reader.fieldnames or "question" not in reader.fieldnames:
-            raise RagdistillError(f"{path} line 1: CSV header must name a 'question' column")
-        for row in reader:
-            yield reader.line_num, row
+def _csv_rows(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
+    lines = _csv_lines(path, ",")
+    _, header = next(lines, (1, []))
+    if not header:
+        return  # an empty file: the caller reports that it has no rows
+    if "question" not in header:
+        raise RagdistillError(f"{path} line 1: CSV header must name a 'question' column")
+    for number, cells in lines:
+        if not cells:
+            continue
+        if len(cells) > len(header):
+            yield number, BadRow(f"{len(cells)} cells for {len(header)} columns")
+            continue
+        yield number, dict(zip(header, cells, strict=False))
 
 
-def _hf_examples(source: str, split: str | None, require_answers: bool) -> list[dspy.Example]:
+def _hf_examples(source: str, split: str | None, require_answers: bool, skip_bad_rows: bool) -> list[dspy.Example]:
     import datasets
 
     try:
@@ -214,7 +244,7 @@ def _hf_examples(source: str, split: str | None, require_answers: bool) -> list[
             raise RagdistillError(f"dataset {source!r} has splits {sorted(dataset)}: choose one with split=")
         dataset = dataset[split]
     rows = ((number, dict(row)) for number, row in enumerate(dataset, start=1))
-    return _collect(Path(source), rows, _example_builder(require_answers), lambda e: e.id, skip_bad_rows=False)
+    return _collect(Path(source), rows, _example_builder(require_answers), lambda e: e.id, skip_bad_rows=skip_bad_rows)
 
 
 def load_examples(
@@ -236,7 +266,7 @@ def load_examples(
         rows = _csv_rows(path) if suffix == ".csv" else _jsonl_rows(path)
         examples = _collect(path, rows, _example_builder(require_answers), lambda e: e.id, skip_bad_rows=skip_bad_rows)
     elif path.is_dir() or ("/" in source and not path.exists()):
-        examples = _hf_examples(source, split, require_answers)
+        examples = _hf_examples(source, split, require_answers, skip_bad_rows)
     else:
         raise RagdistillError(
             f"cannot read QA data {source!r}: expected one of {', '.join(BUNDLED_SPLITS)}, a .jsonl/.csv file, "

@@ -4,16 +4,19 @@ Everything is invented from syllables with one seeded `random.Random`, so no lan
 the answers: a question is answerable only by reading the passage that states its fact. That is what
 makes retrieval necessary and lets reports compare RAG with closed-book answering honestly.
 
-The world has people, cities, countries, companies, inventions, rivers, seas and universities.
-Each fact (a person's birthplace, a company's founder, ...) is written as its own short passage titled
-with the entity it describes, with one of several phrasings per fact type, so wording does not give the
-answer away and one title heads several passages. Questions are single-hop (one fact) or two-hop bridge
-questions ("In which city was the founder of X born?"), each with its gold answer, aliases where natural
-and the ids of its supporting passages.
+The world has people, cities, countries, seas, rivers, mountains, universities, companies, inventions,
+bands and albums. Each asked-about fact (a person's birthplace, a company's founder, ...) is stated in
+its own passage, titled with the entity it describes, in one of several phrasings, followed by zero to
+three generic sentences that state nothing asked about; so one title heads several passages of one to
+four sentences. Questions are single-hop (one fact) or two-hop bridge questions ("In which city was the
+founder of X born?"). Each gold answer appears verbatim in its supporting passage; aliases are the
+natural variants only (the leading "the", a river's bare name, a number with its unit).
 
-Simplifications: facts are drawn independently (a person may found a company before being born); each
-fact appears in exactly one passage; splits are drawn uniformly at random, so an entity can appear in
-several splits, but each question appears in one only.
+Simplifications: every fact appears in exactly one passage, and nothing else is known about countries and
+seas; dates are consistent where a person is involved (founders, inventors, climbers and singers are
+adults by then), but not otherwise (a company may build an invention older than itself, "under licence");
+splits are drawn uniformly at random over questions, so an entity can appear in several splits, but each
+question appears in one only.
 """
 
 from __future__ import annotations
@@ -28,58 +31,18 @@ SPLIT_SHARES = {"train": 0.6, "dev": 0.15, "test": 0.25}
 ONSETS = "b br c ch d dr f g gr h j k kl l m n p pr r s sh st t th tr v w z".split()
 VOWELS = "a e i o u ae ai ea io ou".split()
 CODAS = ["", "", "n", "r", "l", "s", "th", "m", "nd", "rk", "v"]
-OCCUPATIONS = [
-    "architect",
-    "astronomer",
-    "botanist",
-    "cartographer",
-    "chemist",
-    "composer",
-    "engineer",
-    "geologist",
-    "glassblower",
-    "historian",
-    "linguist",
-    "mathematician",
-    "painter",
-    "physician",
-    "poet",
-    "sculptor",
-    "shipwright",
-    "violinist",
-    "weaver",
-    "zoologist",
-]
-INDUSTRIES = [
-    "textiles",
-    "shipbuilding",
-    "optics",
-    "clockmaking",
-    "paper",
-    "ceramics",
-    "railways",
-    "printing",
-    "salt",
-    "copper mining",
-    "silk",
-    "glassware",
-]
-INVENTION_KINDS = [
-    "engine",
-    "loom",
-    "lamp",
-    "press",
-    "telescope",
-    "compass",
-    "pump",
-    "kiln",
-    "sextant",
-    "dynamo",
-    "barometer",
-    "lathe",
-]
+OCCUPATIONS = (
+    "architect astronomer botanist cartographer chemist composer engineer geologist glassblower historian "
+    "linguist mathematician painter physician poet sculptor shipwright violinist weaver zoologist"
+).split()
+INDUSTRIES = ["textiles", "shipbuilding", "optics", "clockmaking", "paper", "ceramics", "railways", "printing"]
+INVENTION_KINDS = "engine loom lamp press telescope compass pump kiln sextant dynamo barometer lathe".split()
 COMPANY_SUFFIXES = ["Works", "Industries", "Company", "Foundry", "Guild", "Manufactory", "Trading House"]
 CITY_SUFFIXES = ["", "", "ford", "vale", "mouth", "holm", "grad", "stad", "port", "wick"]
+BAND_NOUNS = "Lanterns Ravens Anchors Comets Weavers Foxes Bells Tides Engines Pilgrims".split()
+ALBUM_NOUNS = "Tides Embers Letters Harbours Winters Gardens Signals Mirrors Roads Echoes".split()
+UNITS = {"length": "kilometres", "height": "metres"}
+"""Numeric facts whose value plus unit is a natural alias ("1250" and "1250 kilometres")."""
 
 
 def _word(rng: random.Random, syllables: int) -> str:
@@ -91,14 +54,17 @@ class World:
     """Entities by kind (each a dict of attributes) plus the passages and questions generated from them."""
 
     entities: dict[str, list[dict]] = field(default_factory=dict)
+    """kind -> entities, each a dict with a unique `name` and its facts."""
     passages: list[dict] = field(default_factory=list)
+    """`{"pid", "title", "text"}` rows of the corpus."""
     questions: list[dict] = field(default_factory=list)
+    """`{"id", "question", "answer", "answers", "gold_pids", "hops"}` rows, shuffled."""
     fact_pids: dict[tuple[str, str], str] = field(default_factory=dict)
     """(entity name, fact) -> id of the passage stating it."""
 
 
 class _Names:
-    """Unique invented names: never the same string twice across the whole world."""
+    """Unique invented names: never the same string twice, nor one name inside another."""
 
     def __init__(self, rng: random.Random):
         self.rng = rng
@@ -107,71 +73,79 @@ class _Names:
     def make(self, build) -> str:
         while True:
             name = build(self.rng)
-            if name not in self.used and all(name not in other and other not in name for other in self.used):
+            if all(name not in other and other not in name for other in self.used):
                 self.used.add(name)
                 return name
 
 
 def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
     names = _Names(rng)
-    seas = [{"name": names.make(lambda r: f"the {_word(r, 2)} Sea")} for _ in range(8)]
-    countries = [
-        {"name": names.make(lambda r: _word(r, 2) + r.choice(["ia", "land", "mark", "or"]))} for _ in range(12)
-    ]
-    rivers = [
-        {
-            "name": names.make(lambda r: f"the {_word(r, 2)} River"),
-            "sea": rng.choice(seas)["name"],
-            "length": rng.randrange(80, 2400, 10),
-        }
-        for _ in range(40)
-    ]
-    cities = [
-        {
-            "name": names.make(lambda r: _word(r, r.choice([1, 2])) + r.choice(CITY_SUFFIXES)),
-            "country": rng.choice(countries)["name"],
-            "river": rng.choice(rivers)["name"],
-            "founded": rng.randrange(600, 1700),
-        }
-        for _ in range(80)
-    ]
-    universities = [
-        {
-            "name": names.make(lambda r: f"the University of {_word(r, 2)}"),
-            "city": rng.choice(cities)["name"],
-            "founded": rng.randrange(1100, 1900),
-        }
-        for _ in range(40)
-    ]
-    people = [
-        {
-            "name": names.make(lambda r: f"{_word(r, r.choice([1, 2]))} {_word(r, r.choice([2, 3]))}"),
-            "born_in": rng.choice(cities)["name"],
-            "born": rng.randrange(1700, 1960),
-            "studied_at": rng.choice(universities)["name"],
-            "occupation": rng.choice(OCCUPATIONS),
-        }
-        for _ in range(300)
-    ]
-    companies = [
-        {
-            "name": names.make(lambda r: f"{_word(r, 2)} {r.choice(COMPANY_SUFFIXES)}"),
-            "founder": rng.choice(people)["name"],
+
+    def many(count: int, build_name, facts) -> list[dict]:
+        return [{"name": names.make(build_name), **facts()} for _ in range(count)]
+
+    seas = many(8, lambda r: f"the {_word(r, 2)} Sea", dict)
+    countries = many(12, lambda r: _word(r, 2) + r.choice(["ia", "land", "mark", "or"]), dict)
+    rivers = many(40, lambda r: f"the {_word(r, 2)} River", lambda: {"sea": rng.choice(seas)["name"]})
+    for river in rivers:
+        river["length"] = rng.randrange(80, 2400, 10)
+    cities = many(
+        80,
+        lambda r: _word(r, r.choice([1, 2])) + r.choice(CITY_SUFFIXES),
+        lambda: {"country": rng.choice(countries)["name"], "river": rng.choice(rivers)["name"]},
+    )
+    for city in cities:
+        city["founded"] = rng.randrange(600, 1700)
+    universities = many(40, lambda r: f"the University of {_word(r, 2)}", lambda: {"city": rng.choice(cities)["name"]})
+    for university in universities:
+        university["founded"] = rng.randrange(1100, 1690)  # before anyone in the world is born
+    people = many(
+        300,
+        lambda r: f"{_word(r, r.choice([1, 2]))} {_word(r, r.choice([2, 3]))}",
+        lambda: {"born_in": rng.choice(cities)["name"], "studied_at": rng.choice(universities)["name"]},
+    )
+    for person in people:
+        person.update(born=rng.randrange(1700, 1960), occupation=rng.choice(OCCUPATIONS))
+    born = {person["name"]: person["born"] for person in people}
+
+    def person_and_year(role: str, year: str, age: tuple[int, int], pool: list[dict] = people) -> dict:
+        """A person in `role` and the `year` they did it, at an age drawn from `age`."""
+        person = rng.choice(pool)["name"]
+        return {role: person, year: born[person] + rng.randrange(*age)}
+
+    companies = many(
+        100,
+        lambda r: f"{_word(r, 2)} {r.choice(COMPANY_SUFFIXES)}",
+        lambda: {
+            **person_and_year("founder", "founded", (22, 55)),
             "hq": rng.choice(cities)["name"],
-            "founded": rng.randrange(1750, 1990),
             "industry": rng.choice(INDUSTRIES),
-        }
-        for _ in range(100)
-    ]
-    inventions = [
-        {
-            "name": names.make(lambda r: f"the {_word(r, 2)} {r.choice(INVENTION_KINDS)}"),
-            "inventor": rng.choice(people)["name"],
-            "year": rng.randrange(1720, 1990),
-            "maker": rng.choice(companies)["name"],
-        }
-        for _ in range(80)
-    ]
+        },
+    )
+    inventions = many(
+        80,
+        lambda r: f"the {_word(r, 2)} {r.choice(INVENTION_KINDS)}",
+        lambda: {**person_and_year("inventor", "year", (20, 60)), "maker": rng.choice(companies)["name"]},
+    )
+    mountains = many(
+        40,
+        lambda r: f"Mount {_word(r, 2)}",
+        lambda: {
+            **person_and_year("first_climber", "climbed", (18, 45)),
+            "country": rng.choice(countries)["name"],
+            "height": rng.randrange(1200, 8200, 5),
+        },
+    )
+    modern = [person for person in people if person["born"] >= 1900]
+    bands = many(
+        40,
+        lambda r: f"the {_word(r, 2)} {r.choice(BAND_NOUNS)}",
+        lambda: {**person_and_year("singer", "formed", (16, 30), modern), "formed_in": rng.choice(cities)["name"]},
+    )
+    formed = {band["name"]: band["formed"] for band in bands}
+    albums = many(60, lambda r: f"{_word(r, 2)} {r.choice(ALBUM_NOUNS)}", lambda: {"band": rng.choice(bands)["name"]})
+    for album in albums:
+        album["released"] = formed[album["band"]] + rng.randrange(1, 20)
     return {
         "sea": seas,
         "country": countries,
@@ -181,10 +155,13 @@ def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
         "person": people,
         "company": companies,
         "invention": inventions,
+        "mountain": mountains,
+        "band": bands,
+        "album": albums,
     }
 
 
-# Passage templates per (kind, fact): several phrasings each. `{name}` is the entity, other fields its facts.
+# One passage per (kind, fact): its first sentence is one of these. `{name}` is the entity, the rest its facts.
 PASSAGE_TEMPLATES: dict[tuple[str, str], list[str]] = {
     ("person", "born_in"): [
         "{name} was born in {born_in}.",
@@ -229,7 +206,7 @@ PASSAGE_TEMPLATES: dict[tuple[str, str], list[str]] = {
     ("invention", "year"): [
         "{name} was first demonstrated in {year}.",
         "In {year}, {name} was shown to the public for the first time.",
-        "The first working {name_plain} dates from {year}.",
+        "The first working {title} dates from {year}.",
     ],
     ("invention", "maker"): [
         "{name} was manufactured by {maker}.",
@@ -245,26 +222,91 @@ PASSAGE_TEMPLATES: dict[tuple[str, str], list[str]] = {
         "{name} was built on the banks of {river}.",
         "Boats on {river} have carried goods through {name} for centuries.",
     ],
-    ("city", "founded"): [
-        "{name} was founded in {founded}.",
-        "Settlers founded {name} in {founded}.",
-    ],
+    ("city", "founded"): ["{name} was founded in {founded}.", "Settlers founded {name} in {founded}."],
     ("river", "sea"): [
-        "{Name} flows into {sea}.",
-        "{Name} empties into {sea} after a long descent.",
+        "{name} flows into {sea}.",
+        "{name} empties into {sea} after a long descent.",
         "The mouth of {name} opens onto {sea}.",
     ],
     ("river", "length"): [
-        "{Name} is {length} kilometres long.",
+        "{name} is {length} kilometres long.",
         "Measured from source to mouth, {name} runs {length} kilometres.",
     ],
-    ("university", "city"): [
-        "{Name} is located in {city}.",
-        "{Name} has its main campus in {city}.",
+    ("university", "city"): ["{name} is located in {city}.", "{name} has its main campus in {city}."],
+    ("university", "founded"): ["{name} was founded in {founded}.", "{name} admitted its first students in {founded}."],
+    ("mountain", "country"): [
+        "{name} is a mountain in {country}.",
+        "{name} rises in the highlands of {country}.",
     ],
-    ("university", "founded"): [
-        "{Name} was founded in {founded}.",
-        "{Name} admitted its first students in {founded}.",
+    ("mountain", "height"): [
+        "{name} is {height} metres high.",
+        "The summit of {name} reaches {height} metres above sea level.",
+    ],
+    ("mountain", "first_climber"): [
+        "{first_climber} was the first to reach the summit of {name}.",
+        "The first ascent of {name} was made by {first_climber}.",
+    ],
+    ("mountain", "climbed"): [
+        "{name} was first climbed in {climbed}.",
+        "The first ascent of {name} took place in {climbed}.",
+    ],
+    ("band", "formed_in"): [
+        "{name} formed in {formed_in}.",
+        "{name} is a band from {formed_in}.",
+        "Four friends from {formed_in} started {name}.",
+    ],
+    ("band", "formed"): ["{name} formed in {formed}.", "{name} played their first concert in {formed}."],
+    ("band", "singer"): ["The lead singer of {name} was {singer}.", "{singer} sang lead vocals for {name}."],
+    ("album", "band"): ["{name} is an album by {band}.", "{band} recorded {name} in a single summer."],
+    ("album", "released"): ["{name} was released in {released}.", "{name} came out in {released}."],
+}
+
+# Sentences that follow a fact and state nothing asked about: passages read like encyclopedia entries.
+COLOUR_SENTENCES: dict[str, list[str]] = {
+    "person": [
+        "Colleagues remembered {short} as patient and exacting.",
+        "Many of {short}'s letters survive in private collections.",
+        "{short} travelled widely and kept careful notebooks.",
+    ],
+    "company": [
+        "It employed several hundred workers at its peak.",
+        "Its products were sold across the region.",
+        "The firm was known for its careful apprentices.",
+    ],
+    "invention": [
+        "Early versions were heavy and unreliable.",
+        "Later models were smaller and cheaper.",
+        "A working example is kept in a museum.",
+    ],
+    "city": [
+        "Its old town is known for narrow streets and covered markets.",
+        "The city holds a lantern festival every autumn.",
+        "Many of its houses are built of grey stone.",
+    ],
+    "river": [
+        "Its upper course is narrow and fast.",
+        "Fishing villages line its lower banks.",
+        "It floods in most springs.",
+    ],
+    "university": [
+        "Its library holds many rare manuscripts.",
+        "It is known for its botanical garden.",
+        "Its students wear green gowns on feast days.",
+    ],
+    "mountain": [
+        "Its summit is covered in snow for most of the year.",
+        "Shepherds graze their flocks on its lower slopes.",
+        "Its north face is feared by climbers.",
+    ],
+    "band": [
+        "Their concerts were known for long improvised passages.",
+        "Critics praised their harmonies.",
+        "They toured small towns for years before their first success.",
+    ],
+    "album": [
+        "It was recorded in a converted barn.",
+        "Its cover shows a lighthouse at dusk.",
+        "Critics called it their most personal record.",
     ],
 }
 
@@ -278,88 +320,89 @@ QUESTION_TEMPLATES: dict[tuple[str, str], list[str]] = {
     ("company", "hq"): ["Where is {name} headquartered?", "In which city is the head office of {name}?"],
     ("company", "founded"): ["In what year was {name} founded?", "When was {name} founded?"],
     ("invention", "inventor"): ["Who invented {name}?", "Who was the inventor of {name}?"],
-    ("invention", "year"): ["In which year was {name} first demonstrated?"],
-    ("invention", "maker"): ["Which company manufactured {name}?"],
+    ("invention", "year"): ["In which year was {name} first demonstrated?", "When was {name} first shown?"],
+    ("invention", "maker"): ["Which company manufactured {name}?", "Which company built {name}?"],
     ("city", "country"): ["In which country is {name}?", "Which country does {name} belong to?"],
-    ("city", "river"): ["Which river flows through {name}?"],
-    ("city", "founded"): ["In what year was {name} founded?"],
-    ("river", "sea"): ["Into which sea does {name} flow?"],
-    ("river", "length"): ["How many kilometres long is {name}?"],
-    ("university", "city"): ["In which city is {name} located?"],
-    ("university", "founded"): ["In what year was {name} founded?"],
+    ("city", "river"): ["Which river flows through {name}?", "On which river does {name} lie?"],
+    ("city", "founded"): ["In what year was {name} founded?", "When was {name} founded?"],
+    ("river", "sea"): ["Into which sea does {name} flow?", "Where does {name} end?"],
+    ("river", "length"): ["How many kilometres long is {name}?", "How long is {name}?"],
+    ("university", "city"): ["In which city is {name} located?", "Where is {name}?"],
+    ("university", "founded"): ["In what year was {name} founded?", "When did {name} open?"],
+    ("mountain", "country"): ["In which country is {name}?", "Which country is {name} in?"],
+    ("mountain", "height"): ["How high is {name}?", "What is the height of {name} in metres?"],
+    ("mountain", "first_climber"): ["Who first climbed {name}?", "Who was the first to reach the summit of {name}?"],
+    ("mountain", "climbed"): ["In what year was {name} first climbed?", "When was {name} first climbed?"],
+    ("band", "formed_in"): ["In which city did {name} form?", "Where are {name} from?"],
+    ("band", "formed"): ["In what year did {name} form?", "When did {name} start playing?"],
+    ("band", "singer"): ["Who was the lead singer of {name}?", "Who sang lead vocals for {name}?"],
+    ("album", "band"): ["Which band recorded the album {name}?", "Who released the album {name}?"],
+    ("album", "released"): ["In what year was the album {name} released?", "When did the album {name} come out?"],
 }
 
-# Two-hop bridge templates: (kind, first fact, kind of the bridge entity, second fact, template).
+# Two-hop bridge templates: (kind, first fact, which names the bridge entity, the bridge's fact, template).
 BRIDGE_TEMPLATES = [
-    ("company", "founder", "person", "born_in", "In which city was the founder of {name} born?"),
-    ("company", "founder", "person", "studied_at", "Which university did the founder of {name} attend?"),
-    ("company", "hq", "city", "country", "In which country is the headquarters of {name}?"),
-    ("invention", "inventor", "person", "born", "In what year was the inventor of {name} born?"),
-    ("person", "born_in", "city", "river", "Which river flows through the birthplace of {name}?"),
+    ("company", "founder", "born_in", "In which city was the founder of {name} born?"),
+    ("company", "founder", "studied_at", "Which university did the founder of {name} attend?"),
+    ("company", "hq", "country", "In which country is the headquarters of {name}?"),
+    ("invention", "inventor", "born", "In what year was the inventor of {name} born?"),
+    ("person", "born_in", "river", "Which river flows through the birthplace of {name}?"),
+    ("mountain", "first_climber", "occupation", "What was the profession of the first climber of {name}?"),
+    ("band", "singer", "born_in", "Where was the lead singer of {name} born?"),
+    ("album", "band", "formed_in", "In which city did the band that recorded {name} form?"),
 ]
 
 
-def _aliases(value: str) -> list[str]:
-    """Natural alternative answers: without a leading 'the', a river without 'River', a person's surname."""
-    aliases = [value]
-    if value.startswith("the "):
-        aliases.append(value[4:])
-    if value.endswith(" River"):
-        aliases.append(value[4:-6] if value.startswith("the ") else value[:-6])
-    return aliases
+def _answers(fact: str, value: str | int) -> list[str]:
+    """The gold answer as the passage writes it, then natural aliases: with 'the', a river's bare name, a unit."""
+    value = str(value)
+    answer = value.removeprefix("the ")
+    answers = [answer, value] if value != answer else [answer]
+    if answer.endswith(" River"):
+        answers.append(answer.removesuffix(" River"))
+    if fact in UNITS:
+        answers.append(f"{answer} {UNITS[fact]}")
+    return answers
+
+
+def _capitalized(sentence: str) -> str:
+    return sentence[0].upper() + sentence[1:]
 
 
 def _write_passages(world: World, rng: random.Random) -> None:
-    for kind in ("person", "company", "invention", "city", "river", "university"):
-        for entity in world.entities[kind]:
-            title = entity["name"][4:] if entity["name"].startswith("the ") else entity["name"]
-            for (template_kind, fact), templates in PASSAGE_TEMPLATES.items():
-                if template_kind != kind:
-                    continue
-                values = {**entity, "Name": entity["name"][0].upper() + entity["name"][1:]}
-                values["name_plain"] = entity["name"].removeprefix("the ")
-                text = rng.choice(templates).format(**values)
-                text = text[0].upper() + text[1:]
+    for kind, entities in world.entities.items():
+        facts = [(fact, templates) for (of_kind, fact), templates in PASSAGE_TEMPLATES.items() if of_kind == kind]
+        for entity in entities:
+            title = entity["name"].removeprefix("the ")
+            for fact, templates in facts:
+                sentences = [rng.choice(templates).format(**entity, title=title)]
+                colour = rng.sample(COLOUR_SENTENCES[kind], rng.choice([0, 1, 1, 2, 3]))
+                sentences += [sentence.format(short=entity["name"].split()[-1]) for sentence in colour]
                 pid = f"w{len(world.passages)}"
-                world.passages.append({"pid": pid, "title": title, "text": text})
+                world.passages.append({"pid": pid, "title": title, "text": " ".join(map(_capitalized, sentences))})
                 world.fact_pids[(entity["name"], fact)] = pid
 
 
-def _entity(world: World, kind: str, name: str) -> dict:
-    return next(e for e in world.entities[kind] if e["name"] == name)
+def _question(text: str, fact: str, value: str | int, gold_pids: list[str]) -> dict:
+    answers = _answers(fact, value)
+    return {"question": _capitalized(text), "answer": answers[0], "answers": answers, "gold_pids": gold_pids}
 
 
 def _write_questions(world: World, rng: random.Random) -> None:
     for (kind, fact), templates in QUESTION_TEMPLATES.items():
         for entity in world.entities[kind]:
-            answer = str(entity[fact])
-            world.questions.append(
-                {
-                    "question": rng.choice(templates).format(name=entity["name"]),
-                    "answer": answer,
-                    "answers": _aliases(answer),
-                    "hops": 1,
-                    "gold_pids": [world.fact_pids[(entity["name"], fact)]],
-                }
-            )
-    for kind, fact, bridge_kind, bridge_fact, template in BRIDGE_TEMPLATES:
+            text = rng.choice(templates).format(name=entity["name"])
+            world.questions.append(_question(text, fact, entity[fact], [world.fact_pids[(entity["name"], fact)]]))
+    by_name = {entity["name"]: entity for entities in world.entities.values() for entity in entities}
+    for kind, fact, bridge_fact, template in BRIDGE_TEMPLATES:
         for entity in world.entities[kind]:
-            bridge = _entity(world, bridge_kind, entity[fact])
-            answer = str(bridge[bridge_fact])
+            bridge = by_name[entity[fact]]
+            gold_pids = [world.fact_pids[(entity["name"], fact)], world.fact_pids[(bridge["name"], bridge_fact)]]
             world.questions.append(
-                {
-                    "question": template.format(name=entity["name"]),
-                    "answer": answer,
-                    "answers": _aliases(answer),
-                    "hops": 2,
-                    "gold_pids": [
-                        world.fact_pids[(entity["name"], fact)],
-                        world.fact_pids[(bridge["name"], bridge_fact)],
-                    ],
-                }
+                _question(template.format(name=entity["name"]), bridge_fact, bridge[bridge_fact], gold_pids)
             )
     for question in world.questions:
-        question["question"] = question["question"][0].upper() + question["question"][1:]
+        question["hops"] = len(question["gold_pids"])
 
 
 def generate(seed: int = SEED) -> World:
@@ -390,9 +433,8 @@ def to_jsonl(rows: list[dict]) -> str:
     return "".join(json.dumps(row, sort_keys=True, ensure_ascii=False) + "\n" for row in rows)
 
 
-def render_files(seed: int = SEED) -> dict[str, str]:
-    """File name -> content of everything `python -m data.generate` writes."""
-    world = generate(seed)
+def render_files(world: World) -> dict[str, str]:
+    """File name -> content of everything `python -m data.generate` writes for `world`."""
     files = {"corpus.jsonl": to_jsonl(world.passages)}
     files.update({f"{name}.jsonl": to_jsonl(rows) for name, rows in split(world).items()})
     return files

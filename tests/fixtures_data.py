@@ -1,19 +1,20 @@
 """Session-scoped pytest fixtures: data.
 
 `tiny_examples` are twelve single-hop questions of the bundled world's test split; `tiny_corpus` holds their
-gold passages plus distractors (28 passages sharing titles with them first), 40 passages in all, also
-written to disk as `tiny_corpus_path`.
+gold passages plus distractors (the other passages about the same entities first), 40 passages in all,
+also written to disk as `tiny_corpus_path`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import dspy
 import pytest
 
 from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
-from retrieval.updates import passages_jsonl
+from data.world import to_jsonl
 
 
 @pytest.fixture(scope="session")
@@ -38,5 +39,5 @@ def tiny_corpus(tiny_examples: list[dspy.Example]) -> list[Passage]:
 def tiny_corpus_path(tiny_corpus: list[Passage], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """`tiny_corpus` as a JSONL file."""
     path = tmp_path_factory.mktemp("data") / "tiny_corpus.jsonl"
-    path.write_text(passages_jsonl(tiny_corpus), encoding="utf-8")
+    path.write_text(to_jsonl([dataclasses.asdict(passage) for passage in tiny_corpus]), encoding="utf-8")
     return path

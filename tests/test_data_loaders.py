@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from data.errors import RagdistillError
-from data.loaders import load_corpus, load_examples
+from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -55,11 +55,29 @@ def test_hugging_face_dataset_directory(tmp_path):
     assert [e.answer for e in examples] == ["A1", "A2"]
 
 
+def test_hugging_face_squad_style_dataset_dict_needs_a_split(tmp_path):
+    import datasets
+
+    row = {"id": "s1", "question": "Who?", "answers": {"text": ["Ann", "Ann", "Anna"], "answer_start": [0, 0, 4]}}
+    datasets.DatasetDict({"validation": datasets.Dataset.from_list([row])}).save_to_disk(tmp_path / "squad")
+    (example,) = load_examples(tmp_path / "squad", split="validation")
+    assert (example.id, example.answer, example.answers) == ("s1", "Ann", ["Ann", "Anna"])
+    with pytest.raises(RagdistillError, match=re.escape("has splits ['validation']: choose one with split=")):
+        load_examples(tmp_path / "squad")
+
+
 def test_corpus_jsonl_and_tsv(tmp_path):
     jsonl = write(tmp_path / "c.jsonl", json.dumps({"pid": 7, "title": "T", "text": "x"}) + "\n")
     tsv = write(tmp_path / "c.tsv", "pid\ttitle\ttext\n1\tT\tx\n2\tU\ty\n")
-    assert load_corpus(jsonl)[0].pid == "7" and load_corpus(jsonl)[0].as_context() == "T | x"
+    headless = write(tmp_path / "d.tsv", '1\tT\t"quoted" x\n2\tonly text\n')
+    assert load_corpus(jsonl) == [Passage("7", "T", "x")] and load_corpus(jsonl)[0].as_context() == "T | x"
     assert [p.title for p in load_corpus(tsv)] == ["T", "U"]
+    assert load_corpus(headless) == [Passage("1", "T", '"quoted" x'), Passage("2", "", "only text")]
+
+
+def test_bundled_corpus_holds_every_gold_passage():
+    pids = {passage.pid for passage in load_corpus(WORLD_CORPUS)}
+    assert all(set(example.gold_pids) <= pids for example in load_examples("test"))
 
 
 @pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared/data with the real QA samples is not beside the repo")
@@ -67,7 +85,9 @@ def test_real_shared_data_reads_as_is():
     examples = load_examples(SHARED_DATA / "hotpotqa_dev_sample.jsonl")
     corpus = {p.pid for p in load_corpus(SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl")}
     assert len(examples) == 198 and all(set(e.gold_pids) <= corpus for e in examples)
-    assert len(load_examples(SHARED_DATA / "squad_v1.1_dev_sample.jsonl")) == 810
+    squad = load_examples(SHARED_DATA / "squad_v1.1_dev_sample.jsonl")
+    assert len(squad) == 810 and all(len(set(e.answers)) == len(e.answers) and len(e.gold_pids) == 1 for e in squad)
+    assert {e.hops for e in examples} == {2} and {e.hops for e in squad} == {1}
 
 
 @pytest.mark.parametrize(
@@ -77,6 +97,10 @@ def test_real_shared_data_reads_as_is():
         ('{"question": "Q?", "answer": "a"}\n{"answer": "b"}\n', "line 2: missing field 'question'"),
         ('{"question": "Q?"}\n', "line 1: missing field 'answer'"),
         ("", "no usable rows"),
+        ("\n\n", "no usable rows"),
+        ('{"question": "Q?", "answer": "a"}\n["a list"]\n', "line 2: expected a JSON object"),
+        ('{"question": "Q?", "answer": "a", "gold_pids": 5}\n', "line 1: field 'gold_pids' must be a list, got int"),
+        ('{"question": "Q?", "answer": "a", "hops": "two"}\n', "line 1: hops must be an integer, got 'two'"),
         (
             '{"id": "1", "question": "Q?", "answer": "a"}\n{"id": "1", "question": "R?", "answer": "b"}\n',
             "line 2: duplicated id '1' (first on line 1)",
@@ -99,10 +123,28 @@ def test_bad_corpus_rows(tmp_path):
         load_corpus(tmp_path / "absent.jsonl")
 
 
+def test_bad_csv_and_undecodable_files(tmp_path):
+    with pytest.raises(RagdistillError, match=re.escape("line 3: 3 cells for 2 columns")):
+        load_examples(write(tmp_path / "a.csv", "question,answer\nQ?,a\nR?,b,c\n"))
+    with pytest.raises(RagdistillError, match=re.escape("line 1: CSV header must name a 'question' column")):
+        load_examples(write(tmp_path / "b.csv", "query,answer\nQ?,a\n"))
+    with pytest.raises(RagdistillError, match="no usable rows"):
+        load_examples(write(tmp_path / "c.csv", ""))
+    (tmp_path / "d.jsonl").write_bytes(b'{"question": "Q?", "answer": "a"}\n\xff\xfe\n')
+    with pytest.raises(RagdistillError, match="line 2: not UTF-8 text"):
+        load_examples(tmp_path / "d.jsonl")
+    (tmp_path / "e.tsv").write_bytes(b"1\tT\t\xff\n")
+    with pytest.raises(RagdistillError, match="not UTF-8 text"):
+        load_corpus(tmp_path / "e.tsv")
+
+
 def test_skip_bad_rows_skips_and_warns(tmp_path):
     path = write(tmp_path / "qa.jsonl", '{"question": "Q?", "answer": "a"}\nnot json\n{"answer": "b"}\n')
     with pytest.warns(UserWarning, match="skipped 2 bad row"):
         assert len(load_examples(path, skip_bad_rows=True)) == 1
+    corpus = write(tmp_path / "c.tsv", "1\tT\tx\n1\tT\ty\n2\ta\tb\tc\n3\tU\tz\n")
+    with pytest.warns(UserWarning, match="skipped 2 bad row"):
+        assert [p.pid for p in load_corpus(corpus, skip_bad_rows=True)] == ["1", "3"]
 
 
 def test_unanswered_questions_only_when_allowed(tmp_path):
@@ -113,3 +155,10 @@ def test_unanswered_questions_only_when_allowed(tmp_path):
 def test_unknown_source_is_one_line(tmp_path):
     with pytest.raises(RagdistillError, match="cannot read QA data"):
         load_examples("validation")
+
+
+def test_tiny_fixtures_hold_their_gold_passages(tiny_corpus, tiny_corpus_path, tiny_examples):
+    assert len(tiny_corpus) == 40 and len(tiny_examples) == 12
+    assert load_corpus(tiny_corpus_path) == tiny_corpus
+    pids = {passage.pid for passage in tiny_corpus}
+    assert all(example.gold_pids and set(example.gold_pids) <= pids for example in tiny_examples)

@@ -248,6 +248,9 @@ def index_for_corpus(corpus_path: Path, retrievers: tuple[str, ...]) -> Path:
 @click.option("--corpus", type=click.Path(path_type=Path), help="The corpus --data's gold passages point into.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate the first N questions only.")
 @click.option(
+    "--out", "report_dir", type=click.Path(path_type=Path), help="Report directory [default: RUN_DIR/report]."
+)
+@click.option(
     "--retrievers",
     default=",".join(DEFAULT_RETRIEVERS),
     show_default=True,

@@ -99,7 +99,8 @@ def _checkpoint_config(checkpoint_dir: Path, **overrides):
     return ColBERTConfig(checkpoint=str(checkpoint_dir), **{**shape, **overrides})
 
 
-def _validate(corpus: Sequence[Passage], settings: IndexSettings) -> None:
+def validate_index_input(corpus: Sequence[Passage], settings: IndexSettings) -> None:
+    """A one-line `RagdistillError` for a corpus or settings `build_index` cannot use."""
     if not corpus:
         raise RagdistillError("cannot index an empty corpus")
     pids = [passage.pid for passage in corpus]
@@ -123,7 +124,7 @@ def build_index(
 ) -> Path:
     """Index `corpus` into `index_dir` (replacing what is there, atomically) and return the directory."""
     settings = IndexSettings(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters)
-    _validate(corpus, settings)
+    validate_index_input(corpus, settings)
     if checkpoint is None:
         checkpoint, note = default_checkpoint()
         if note:

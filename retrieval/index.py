@@ -18,7 +18,7 @@ import click
 
 from data.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import Passage, load_corpus
-from retrieval.colbert import IndexSettings, build_index, rebuild_index
+from retrieval.colbert import IndexSettings, build_index, rebuild_index, validate_index_input
 from retrieval.updates import add_passages, delete_passages, read_manifest
 
 DEFAULTS = IndexSettings()
@@ -89,6 +89,8 @@ def main(
     passages = read_corpus(corpus)
     if not out:
         raise RagdistillError("missing --out DIR (the index directory to write)")
+    settings = IndexSettings(nbits=int(nbits), doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters)
+    validate_index_input(passages, settings)  # before the progress line: a bad setting is the only line printed
     say(f"indexing {len(passages)} passages from {corpus} into {out} (nbits {nbits}, doc_maxlen {doc_maxlen})...")
     start = time.monotonic()
     build_index(

@@ -241,7 +241,7 @@ class ColBERTRetriever:
         ndocs: int | None = None,
     ):
         """Open the index once; the keyword arguments override PLAID's pruning (see `SearchSettings`)."""
-        self.index_dir = Path(index_dir)
+        self.index_dir = Path(index_dir).resolve()  # colbert-ai resolves relative paths under its experiment root
         manifest = read_manifest(self.index_dir)
         if not (self.index_dir / COLBERT_DIR / "metadata.json").is_file():
             raise RagdistillError(f"no ColBERT index in {self.index_dir}: build it with python -m retrieval.index")

@@ -144,3 +144,9 @@ def test_rebuild_folds_the_side_store_in(index_copy):
     assert manifest["passages"] == 40 and manifest["updates"] == {"added": 0, "deleted": 0}
     assert not (index_copy / "updates.jsonl").exists() and not (index_copy / "deleted.json").exists()
     assert ColBERTRetriever(index_copy).search("Which island exports cloves?", k=1)[0].pid == "zz1"
+
+
+def test_a_relative_index_path_opens(tiny_index_dir, monkeypatch):
+    monkeypatch.chdir(tiny_index_dir.parent)
+    retriever = ColBERTRetriever(tiny_index_dir.name)
+    assert retriever.search("Ada Lovelace first program", k=1)

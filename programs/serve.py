@@ -35,7 +35,7 @@ from pydantic import BaseModel, Field
 
 from data.errors import exit_cleanly_on_error
 from programs.api import CompiledQA, load_program, read_json
-from retrieval.server import MAX_K, MAX_QUERY_CHARS, bind_socket, make_server
+from retrieval.server import MAX_K, MAX_QUERY_CHARS, serve_forever
 
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
@@ -260,14 +260,11 @@ def main(run_dir: Path, port: int, host: str, workers: int, retriever: str | Non
          timeout_s: float) -> None:  # fmt: skip
     """Serve the distilled program compiled in RUN_DIR at http://HOST:PORT/v1/answer."""
     config = ServeConfig(workers=workers, max_batch=max_batch, timeout_s=timeout_s)
-    sock = bind_socket(host, port)
-    try:
-        qa = load_service_program(run_dir, retriever, config)
-        app = create_app(qa, config=config, info={"run": str(run_dir.resolve()), "retriever": retriever or "run's own"})
-        click.echo(f"serving {run_dir} at http://{host}:{sock.getsockname()[1]}/v1/answer", err=True)
-        make_server(app, sock).run(sockets=[sock])
-    finally:
-        sock.close()
+    info = {"run": str(run_dir.resolve()), "retriever": retriever or "run's own"}
+    serve_forever(
+        host, port, lambda: create_app(load_service_program(run_dir, retriever, config), config=config, info=info),
+        path="/v1/answer",
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

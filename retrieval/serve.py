@@ -12,7 +12,7 @@ import click
 
 from data.errors import exit_cleanly_on_error
 from retrieval.base import RETRIEVER_NAMES, load_retriever
-from retrieval.server import bind_socket, create_app, make_server
+from retrieval.server import create_app, serve_forever
 
 
 @click.command()
@@ -30,15 +30,10 @@ from retrieval.server import bind_socket, create_app, make_server
 @exit_cleanly_on_error
 def main(index_dir: str, port: int, host: str, retriever_name: str) -> None:
     """Serve INDEX at http://HOST:PORT/api/search (and /health)."""
-    sock = bind_socket(host, port)
-    try:
-        retriever = load_retriever(retriever_name, index_dir)
-        app = create_app(retriever, info={"retriever": retriever_name, "index": str(index_dir)})
-        url = f"http://{host}:{sock.getsockname()[1]}/api/search"
-        click.echo(f"serving {retriever_name} over {index_dir} at {url}", err=True)
-        make_server(app, sock).run(sockets=[sock])
-    finally:
-        sock.close()
+    info = {"retriever": retriever_name, "index": str(index_dir)}
+    serve_forever(
+        host, port, lambda: create_app(load_retriever(retriever_name, index_dir), info=info), path="/api/search"
+    )
 
 
 if __name__ == "__main__":

@@ -17,9 +17,10 @@ from __future__ import annotations
 import logging
 import math
 import socket
+import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -129,6 +130,20 @@ def make_server(app: FastAPI, sock: socket.socket) -> uvicorn.Server:
     """A uvicorn server for `app` on an already bound socket (logs warnings and errors only)."""
     host, port = sock.getsockname()[:2]
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
+
+
+def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: str = "") -> None:
+    """Bind host:port first (a busy port fails before anything loads), then build the app and serve it until stopped.
+
+    uvicorn handles SIGTERM/SIGINT: in-flight requests finish before the process exits.
+    """
+    sock = bind_socket(host, port)
+    try:
+        app = build_app()
+        print(f"serving {app.title} at http://{host}:{sock.getsockname()[1]}{path}", file=sys.stderr, flush=True)
+        make_server(app, sock).run(sockets=[sock])
+    finally:
+        sock.close()
 
 
 @contextmanager

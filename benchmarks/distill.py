@@ -5,7 +5,7 @@
 
 Data: the bundled world (train and test splits; context = the gold passages, so this measures the student
 alone, without retrieval errors). The teacher is an oracle `DummyLM` answering with the gold
-answer ("dummy": it measures DSPy's overhead, not a model) or the offline SmolLM2 (`programs.teacher`).
+answer ("dummy": it measures DSPy's overhead, not a model) or the offline SmolLM2 (`engine.teacher`).
 `Distill(targets="both")` trains the student; every figure comes from that one run.
 
 Printed JSON: train examples/s, peak memory, trainable params and share (from the trained dir's student.json),
@@ -29,10 +29,11 @@ from pathlib import Path
 import click
 import dspy
 
-from data.errors import exit_cleanly_on_error
+from core.errors import exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
 from finetune.adapter import StudentAdapter, format_prompt
 from finetune.lm import StudentLM
+from finetune.record import read_student_record
 from optimizers.distill import Distill
 from optimizers.metrics import answer_exact_match, exact_match, gold_answers, token_f1
 
@@ -53,7 +54,7 @@ def world_examples(split: str, limit: int) -> list[dspy.Example]:
 def teacher_lm(spec: str, examples: list[dspy.Example]) -> dspy.LM:
     if spec == "dummy":
         return dspy.utils.DummyLM({ex.question: {"answer": ex.answer} for ex in examples})
-    from programs.teacher import make_teacher
+    from engine.teacher import make_teacher
 
     return make_teacher(spec, max_new_tokens=16, cache=False)
 
@@ -134,7 +135,7 @@ def main(
         with dspy.context(adapter=StudentAdapter()), contextlib.redirect_stdout(sys.stderr):
             compiled = optimizer.compile(dspy.Predict(SIGNATURE), trainset=trainset, teacher=teacher_program)
         with dspy.context(adapter=StudentAdapter()):
-            record = json.loads((Path(tmp) / "student" / "student.json").read_text(encoding="utf-8"))
+            record = read_student_record(Path(tmp) / "student")
             answers, batched_rate = timed_generate(compiled.lm, testset)
             dspy_rate = dspy_answers_per_second(compiled, testset[:teacher_questions])
             teacher_rate = dspy_answers_per_second(teacher_program, testset[:teacher_questions])

@@ -16,7 +16,7 @@ from pathlib import Path
 import click
 import dspy
 
-from data.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_DIR, file_sha256, load_examples
 from finetune.adapter import StudentAdapter
 from programs.evaluate import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus

@@ -36,8 +36,8 @@ from pathlib import Path
 import click
 import httpx
 
-from data.atomic import write_json_atomic, write_text_atomic
-from data.errors import RagdistillError, exit_cleanly_on_error
+from core.atomic import write_json_atomic, write_text_atomic
+from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import Passage, load_corpus, load_examples
 from retrieval.base import RETRIEVER_NAMES, load_retriever
 from retrieval.bm25 import build_bm25, build_bm25_index

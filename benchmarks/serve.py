@@ -26,7 +26,7 @@ import click
 import httpx
 import numpy as np
 
-from data.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import load_examples
 
 

@@ -1,1 +1,1 @@
-"""The foundation of ragdistill: the bundled QA world, data loaders, the offline model kit, errors."""
+"""The foundation of ragdistill: the bundled QA world, its generator and the data loaders."""

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import click
 
-from data.atomic import write_text_atomic
-from data.errors import exit_cleanly_on_error
+from core.atomic import write_text_atomic
+from core.errors import exit_cleanly_on_error
 from data.loaders import WORLD_DIR
 from data.world import SEED, World, generate, render_files, split
 

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import dspy
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 
 WORLD_DIR = Path(__file__).resolve().parent / "world"
 WORLD_CORPUS = WORLD_DIR / "corpus.jsonl"

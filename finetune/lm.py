@@ -1,6 +1,6 @@
 """The trained student served as a DSPy LM: `StudentLM` (a named `dspy.LM`) running a `StudentEngine` in-process.
 
-The engine loads the base model (`data.models.load_hf_model`) and, when there is one, the trained
+The engine loads the base model (`engine.models.load_hf_model`) and, when there is one, the trained
 directory on top of it — a peft adapter, merged into the weights for faster generation, or a fully
 fine-tuned model — once, on first use. `generate(prompts)` answers a batch (greedy, or beam search with
 `num_beams`); DSPy's `complete(Request)` answers one request through it.
@@ -14,7 +14,7 @@ after loading (they resolve there again), so a run directory can move.
 
 Batching: `generate` takes many prompts at once; DSPy calls one request at a time, so parallel DSPy calls
 queue on a lock unless `use_batching` is on (the QA service turns it on): then concurrent `complete` calls
-are grouped by a `finetune.batching.MicroBatcher` into one `generate` call.
+are grouped by a `engine.batching.MicroBatcher` into one `generate` call.
 
 Deliberate simplifications: sampling settings and `n` are ignored (decoding is
 deterministic); DSPy's response cache is off by default because the weights behind a model id change when
@@ -23,7 +23,6 @@ a student is retrained.
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 from pathlib import Path
@@ -32,26 +31,16 @@ from typing import Any
 import dspy
 from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
 
-from data.atomic import atomic_dir
-from data.errors import RagdistillError
-from data.models import ResolvedModel, load_hf_model, resolve_model
-from finetune.batching import MicroBatcher
-from finetune.lora import STUDENT_FILE, render_prompt
+from core.atomic import atomic_dir
+from core.errors import RagdistillError
+from engine.batching import MicroBatcher
+from engine.models import ResolvedModel, load_hf_model, resolve_model
+from finetune.lora import render_prompt
 from finetune.provider import MODEL_PREFIX, StudentProvider
+from finetune.record import STUDENT_FILE, read_student_record
 
 DEFAULT_MAX_INPUT_TOKENS = 512
 DEFAULT_MAX_NEW_TOKENS = 64
-
-
-def read_student_record(trained_dir: Path) -> dict[str, Any]:
-    """`student.json` of a trained directory ({} when absent); a corrupt file is a `RagdistillError`."""
-    path = trained_dir / STUDENT_FILE
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise RagdistillError(f"{path} is not valid JSON ({err})") from None
 
 
 def check_trained_dir(trained_dir: Path) -> None:

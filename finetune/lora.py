@@ -7,8 +7,8 @@ weights with the lowest validation loss are the ones saved. The same code runs u
 `accelerate launch` (the Trainer does the data-parallel part; only rank 0 writes the output).
 
 The output directory holds a peft adapter (`adapter_config.json` + `adapter_model.safetensors`) or, with
-`full_finetune`, a whole model directory; either way `student.json` records the base model spec, its
-family and the training settings, so the directory can move and still be served (see `finetune.lm`).
+`full_finetune`, a whole model directory; either way the student record (`finetune.record`) holds the base
+model, its family and the training settings, so the directory can move and still be served (`finetune.lm`).
 
 Deliberate simplifications: the best weights are kept in memory rather than as Trainer checkpoints (no
 resuming a killed run); prompts longer than `max_input_tokens` are cut at the end; out-of-memory batches
@@ -28,16 +28,16 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from data.atomic import atomic_dir, write_json_atomic
-from data.errors import RagdistillError
-from data.models import Family, ResolvedModel, load_hf_model, resolve_model
+from core.atomic import atomic_dir, write_json_atomic
+from core.errors import RagdistillError
+from engine.models import Family, ResolvedModel, load_hf_model, resolve_model
+from finetune.record import write_student_record
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
-STUDENT_FILE = "student.json"
 DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {"seq2seq": ("q", "v"), "causal": ("q_proj", "v_proj")}
 # t5-small's seed learning rate; SmolLM2-135M with LoRA measured best at 1e-3 (see docs on the offline student).
 DEFAULT_LEARNING_RATES: dict[str, float] = {"seq2seq": 1e-4, "causal": 1e-3}
@@ -277,16 +277,22 @@ def _write_student_dir(
         write_json_atomic(tmp / "adapter_config.json", adapter_config)
     settings = {**asdict(config), "target_modules": config.resolved_targets(resolved.family)}
     settings["learning_rate"] = config.resolved_learning_rate(resolved.family)
-    record = {"base_model": resolved.spec, "family": resolved.family, "full_finetune": config.full_finetune}
     figures = {k: v for k, v in asdict(result).items() if k != "out_dir"}
     figures["trainable_share"] = result.trainable_share
-    write_json_atomic(tmp / STUDENT_FILE, {**record, "train_config": settings, "result": figures})
+    write_student_record(
+        tmp,
+        base_model=resolved.spec,
+        family=resolved.family,
+        full_finetune=config.full_finetune,
+        train_config=settings,
+        result=figures,
+    )
 
 
 def train_student(
     pairs: list[tuple[str, str]], base_model: str, out_dir: str | os.PathLike, config: LoRATrainConfig | None = None
 ) -> TrainResult:
-    """Train `base_model` (a spec for `data.models.resolve_model`) on (prompt, completion) pairs into `out_dir`."""
+    """Train `base_model` (a spec for `engine.models.resolve_model`) on (prompt, completion) pairs into `out_dir`."""
     import torch
     from transformers import DataCollatorForSeq2Seq, PrinterCallback, Seq2SeqTrainer, Trainer, set_seed
 

@@ -27,7 +27,7 @@ import dspy
 from dspy.clients.provider import TrainingJob
 from dspy.clients.utils_finetune import TrainDataFormat, get_finetune_directory
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from finetune.lora import LoRATrainConfig, train_student
 
 MODEL_PREFIX = "student/"

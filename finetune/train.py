@@ -16,10 +16,10 @@ from pathlib import Path
 
 import click
 
-from data.cli import dataclass_options
-from data.errors import exit_cleanly_on_error
+from core.cli import dataclass_options
+from core.errors import exit_cleanly_on_error
 from data.loaders import BadRow, load_records
-from data.models import DEFAULT_STUDENT
+from engine.models import DEFAULT_STUDENT
 from finetune.lora import LoRATrainConfig, train_student
 
 

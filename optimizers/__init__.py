@@ -12,7 +12,7 @@ import importlib
 import inspect
 from typing import Any
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from optimizers.metrics import Metric
 
 OPTIMIZERS: dict[str, str] = {

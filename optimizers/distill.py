@@ -32,7 +32,7 @@ from typing import Any, Literal
 import dspy
 from dspy.teleprompt.bootstrap_trace import FailedPrediction
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
 

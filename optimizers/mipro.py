@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import dspy
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from optimizers.metrics import Metric
 
 AUTO_PRESETS = ("light", "medium", "heavy")

@@ -22,7 +22,7 @@ from typing import Any
 
 import dspy
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from programs.rag import build_program
 from retrieval.base import load_retriever
 
@@ -127,7 +127,7 @@ def run_student_lm(run_dir: Path, manifest: dict) -> dspy.BaseLM:
 
 def run_teacher_lm(manifest: dict) -> dspy.BaseLM:
     """The run's teacher LM, from the spec (and LiteLLM `api_base`, if any) it was compiled with."""
-    from programs.teacher import make_teacher
+    from engine.teacher import make_teacher
 
     try:
         teacher = manifest["teacher"]

@@ -27,11 +27,12 @@ from pathlib import Path
 
 import click
 
-from data.atomic import write_json_atomic
-from data.cli import dataclass_options
-from data.errors import RagdistillError, exit_cleanly_on_error
+from core.atomic import write_json_atomic
+from core.cli import dataclass_options
+from core.errors import RagdistillError, exit_cleanly_on_error
+from core.log import say
 from data.loaders import WORLD_CORPUS, file_sha256, load_corpus, load_examples
-from data.models import DEFAULT_STUDENT
+from engine.models import DEFAULT_STUDENT
 
 STAGES = ("index", "teacher", "student", "report")
 TEACHER_OPTIMIZERS = ("none", "fewshot", "bootstrap", "random_search", "mipro")
@@ -108,8 +109,8 @@ class CompileConfig:
 
 def validate(config: CompileConfig) -> None:
     """Reject bad settings with one clear line before anything is written."""
+    from engine.teacher import check_teacher_spec
     from programs.rag import PROGRAMS
-    from programs.teacher import check_teacher_spec
     from retrieval.base import RETRIEVER_NAMES, check_k
 
     if config.program not in PROGRAMS or config.program == "closedbook":
@@ -168,10 +169,6 @@ def versions() -> dict[str, str]:
 
     packages = ("dspy", "torch", "transformers", "peft", "colbert-ai", "bm25s")
     return {"python": platform.python_version(), **{name: version(name) for name in packages}}
-
-
-def say(message: str) -> None:
-    click.echo(click.style("==> ", fg="cyan") + message, err=True)
 
 
 def compile_run(config: CompileConfig) -> dict:

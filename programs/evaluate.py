@@ -34,7 +34,7 @@ import click
 import dspy
 from tqdm import tqdm
 
-from data.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import BUNDLED_SPLITS, WORLD_DIR, file_sha256, load_corpus, load_examples
 from programs.api import CompiledQA, load_program_state, read_json, run_student_lm, run_teacher_lm
 from programs.rag import build_program
@@ -85,7 +85,7 @@ def build_systems(
     teacher_lm: dspy.BaseLM | None = None,
 ) -> list[System]:
     """Every system the run's artifacts allow, in report order; the first of `retrievers` is the main one."""
-    from data.models import resolve_model
+    from engine.models import resolve_model
     from finetune.adapter import StudentAdapter
     from finetune.lm import StudentLM
 
@@ -223,7 +223,7 @@ def evaluate_run(
 
 def index_for_corpus(corpus_path: Path, retrievers: tuple[str, ...]) -> Path:
     """An index of `corpus_path` in the ragdistill cache (built once per corpus content)."""
-    from data.models import cache_dir
+    from engine.models import cache_dir
     from retrieval.updates import corpus_sha256
 
     passages = load_corpus(corpus_path)

@@ -20,7 +20,7 @@ from typing import Any
 
 import dspy
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
 from retrieval.base import Hit, check_k
 

@@ -1,6 +1,6 @@
 """Write an evaluation report three ways: `report.json` (every figure), `report.md`, `index.html`.
 
-`write_report(report, out_dir)` writes each file atomically (`data.atomic`), so a reader never sees a
+`write_report(report, out_dir)` writes each file atomically (`core.atomic`), so a reader never sees a
 half-written one. The report dict, built by the evaluator:
 
     {
@@ -40,7 +40,7 @@ from pathlib import Path
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from data.atomic import write_json_atomic, write_text_atomic
+from core.atomic import write_json_atomic, write_text_atomic
 
 SYSTEMS = (
     "teacher_zero_shot",

@@ -7,7 +7,7 @@ Endpoints (FastAPI; the schema is served at `/openapi.json`):
 - `GET /health` (loaded model, index, versions, run) and `GET /metrics` (Prometheus text format).
 
 Questions run through the compiled program in a bounded thread pool (`--workers`); the student's
-generation is shared by a `finetune.batching.MicroBatcher`, so questions arriving together (one batch
+generation is shared by a `engine.batching.MicroBatcher`, so questions arriving together (one batch
 request, or concurrent requests) are generated in one `generate` call of up to `--max-batch` prompts.
 A question that takes longer than `--timeout` seconds is answered 504 while the others go on. Bad input
 is answered 4xx with `{"error": message}`; the process never exits because of a request. uvicorn stops
@@ -33,7 +33,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
-from data.errors import exit_cleanly_on_error
+from core.errors import exit_cleanly_on_error
 from programs.api import CompiledQA, load_program, read_json
 from retrieval.server import MAX_K, MAX_QUERY_CHARS, serve_forever
 

@@ -8,13 +8,13 @@ in the run directory, never in-memory state, so `--resume` can start at any of t
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import dspy
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
+from core.log import say
 from data.loaders import Passage
 from optimizers import make_optimizer
 from optimizers.metrics import short_answer_exact_match
@@ -37,10 +37,6 @@ def save_program(program: dspy.Module, path: Path) -> None:
     os.replace(tmp, path)
 
 
-def say(message: str) -> None:
-    print(f"    {message}", file=sys.stderr, flush=True)
-
-
 def index_stage(run: Run, corpus: list[Passage]) -> dict:
     """Build the index the retriever needs, or reuse one built from the same corpus."""
     config = run.config
@@ -54,17 +50,17 @@ def index_stage(run: Run, corpus: list[Passage]) -> dict:
                 f"the index at {index_dir} was built from another corpus: delete it or choose --index-dir"
             )
         if not needs_colbert or "colbert" in manifest.get("retrievers", []):
-            say(f"reusing the index at {index_dir} ({manifest['passages']} passages)")
+            say(f"reusing the index at {index_dir} ({manifest['passages']} passages)", detail=True)
             return {"retriever": retriever_entry(run, manifest)}
     if needs_colbert:
         from retrieval.colbert import build_index
 
-        say(f"building a ColBERT + BM25 index of {len(corpus)} passages at {index_dir} (minutes on a CPU)")
+        say(f"building a ColBERT + BM25 index of {len(corpus)} passages at {index_dir} (minutes on a CPU)", detail=True)
         build_index(corpus, index_dir)
     else:
         from retrieval.bm25 import build_bm25_index
 
-        say(f"building a BM25 index of {len(corpus)} passages at {index_dir}")
+        say(f"building a BM25 index of {len(corpus)} passages at {index_dir}", detail=True)
         build_bm25_index(corpus, index_dir)
     return {"retriever": retriever_entry(run, read_manifest(index_dir))}
 
@@ -88,7 +84,7 @@ def open_program(run: Run) -> dspy.Module:
 
 def teacher_stage(run: Run, trainset: list[dspy.Example], devset: list[dspy.Example]) -> dict:
     """Compile the program with the teacher LM through each teacher-side optimizer, in order."""
-    from programs.teacher import make_teacher
+    from engine.teacher import make_teacher
 
     config = run.config
     teacher_lm = make_teacher(config.teacher, api_base=config.api_base)
@@ -96,7 +92,7 @@ def teacher_stage(run: Run, trainset: list[dspy.Example], devset: list[dspy.Exam
     program.set_lm(teacher_lm)
     traces = trainset[: config.trace_size]
     for name in config.optimizers():
-        say(f"optimizer {name}: {len(traces)} training questions, {len(devset)} validation questions")
+        say(f"optimizer {name}: {len(traces)} training questions, {len(devset)} validation questions", detail=True)
         optimizer = make_optimizer(name, short_answer_exact_match)
         # DSPy's optimizers run fresh copies of the program whose predictors have no LM: the context LM answers.
         with dspy.context(lm=teacher_lm, num_threads=config.threads):
@@ -116,8 +112,8 @@ def teacher_stage(run: Run, trainset: list[dspy.Example], devset: list[dspy.Exam
 
 def compiled_teacher(run: Run) -> dspy.Module:
     """The compiled teacher program saved by the teacher stage, answering with the teacher LM."""
+    from engine.teacher import make_teacher
     from programs.api import load_program_state, read_json
-    from programs.teacher import make_teacher
 
     program = open_program(run)
     path = run.dir / TEACHER_PROGRAM
@@ -128,14 +124,14 @@ def compiled_teacher(run: Run) -> dspy.Module:
 
 def student_stage(run: Run, trainset: list[dspy.Example]) -> dict:
     """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`)."""
-    from data.models import resolve_model
+    from engine.models import resolve_model
     from finetune.lm import StudentLM, anchor_students
     from optimizers.distill import Distill
 
     config = run.config
     resolved = resolve_model(config.student)
     if resolved.note:
-        say(f"note: {resolved.note}")
+        say(f"note: {resolved.note}", detail=True)
     train_kwargs = {
         "output_dir": str((run.dir / STUDENT_DIR).resolve()),
         "epochs": config.epochs,
@@ -152,11 +148,14 @@ def student_stage(run: Run, trainset: list[dspy.Example]) -> dict:
         train_kwargs=train_kwargs,
         num_threads=config.threads,
     )
-    say(f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains")
+    say(
+        f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains",
+        detail=True,
+    )
     student = distill.compile(open_program(run), trainset=trainset, teacher=compiled_teacher(run))
     anchor_students(student, run.dir)
     save_program(student, run.dir / STUDENT_PROGRAM)
-    say(f"student trained on {distill.stats}")
+    say(f"student trained on {distill.stats}", detail=True)
     return {
         "student": {
             "spec": config.student,

@@ -11,7 +11,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol, runtime_checkable
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 
 RETRIEVER_NAMES = ("colbert", "bm25", "hybrid", "bm25+rerank")
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import bm25s
 
-from data.atomic import atomic_dir, write_json_atomic, write_text_atomic
-from data.errors import RagdistillError
+from core.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from core.errors import RagdistillError
 from data.loaders import Passage, load_corpus
 from retrieval.base import Hit
 from retrieval.updates import (

@@ -19,9 +19,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from data.atomic import atomic_dir
-from data.errors import RagdistillError
-from data.models import cache_dir, minilm_dir
+from core.atomic import atomic_dir
+from core.errors import RagdistillError
+from engine.models import cache_dir, minilm_dir
 from retrieval.compat import import_colbert
 
 COLBERTV2 = "colbert-ir/colbertv2.0"

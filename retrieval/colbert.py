@@ -30,8 +30,8 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from data.atomic import atomic_dir, write_json_atomic, write_text_atomic
-from data.errors import RagdistillError
+from core.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from core.errors import RagdistillError
 from data.loaders import Passage, load_corpus
 from retrieval.base import Hit, check_k
 from retrieval.checkpoint import default_checkpoint, resolve_checkpoint

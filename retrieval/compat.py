@@ -28,7 +28,7 @@ from contextlib import contextmanager, redirect_stdout
 from pathlib import Path
 from types import ModuleType
 
-from data.models import cache_dir
+from engine.models import cache_dir
 
 
 def extensions_dir() -> Path:

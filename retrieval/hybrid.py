@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from retrieval.base import Hit
 from retrieval.bm25 import BM25Retriever
 from retrieval.updates import read_manifest

@@ -10,22 +10,18 @@ Progress goes to stderr, as does colbert-ai's own log; a bad input is one `error
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 
 import click
 
-from data.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import RagdistillError, exit_cleanly_on_error
+from core.log import say
 from data.loaders import Passage, load_corpus
 from retrieval.colbert import IndexSettings, build_index, rebuild_index, validate_index_input
 from retrieval.updates import add_passages, delete_passages, read_manifest
 
 DEFAULTS = IndexSettings()
-
-
-def say(message: str) -> None:
-    print(message, file=sys.stderr, flush=True)
 
 
 def read_corpus(path: str | None, option: str = "--corpus") -> list[Passage]:

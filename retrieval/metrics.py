@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from retrieval.base import Retriever
 
 MRR_DEPTH = 10

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import click
 
-from data.errors import exit_cleanly_on_error
+from core.errors import exit_cleanly_on_error
 from retrieval.base import RETRIEVER_NAMES, load_retriever
 from retrieval.server import create_app, serve_forever
 

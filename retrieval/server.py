@@ -29,7 +29,7 @@ from fastapi import FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from retrieval.base import Hit, Retriever, check_k
 
 MAX_K = 100

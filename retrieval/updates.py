@@ -20,8 +20,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from data.atomic import write_json_atomic, write_text_atomic
-from data.errors import RagdistillError
+from core.atomic import write_json_atomic, write_text_atomic
+from core.errors import RagdistillError
 from data.loaders import Passage, load_corpus
 
 MANIFEST_FILE = "manifest.json"

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import click
 
-from data.errors import exit_cleanly_on_error
+from core.errors import exit_cleanly_on_error
 from data.loaders import Passage
 from retrieval.checkpoint import MINILM_CHECKPOINT, minilm_checkpoint
 from retrieval.compat import extensions_dir, gpu_count

@@ -1,6 +1,6 @@
 """Session-scoped pytest fixtures: models.
 
-`tiny_t5_dir` is the real tiny T5 of `data.models.build_tiny_t5`. `tiny_causal_dir` is a 1-layer random
+`tiny_t5_dir` is the real tiny T5 of `engine.models.build_tiny_t5`. `tiny_causal_dir` is a 1-layer random
 Llama sharing that tokenizer, with a minimal chat template: a stand-in for SmolLM2 whenever a test
 needs a local causal chat model's mechanics (prompting, decoding, saving) rather than its answers.
 """
@@ -12,7 +12,7 @@ from pathlib import Path
 import dspy
 import pytest
 
-from data.models import build_tiny_t5
+from engine.models import build_tiny_t5
 
 TINY_CHAT_TEMPLATE = (
     "{% for message in messages %}<{{ message['role'] }}>\n{{ message['content'] }}\n{% endfor %}"

@@ -9,7 +9,7 @@ import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from programs.api import CompiledQA, load_program
 from programs.rag import RAG, MultiHopRAG
 from tests.test_programs import EXAMPLES, PASSAGES, KeywordRetriever

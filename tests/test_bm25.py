@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from data.loaders import Passage
 from retrieval.base import Hit, load_retriever
 from retrieval.bm25 import BM25Retriever, build_bm25, build_bm25_index

@@ -7,7 +7,7 @@ import shutil
 
 import pytest
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from data.loaders import Passage, load_corpus
 from retrieval.base import load_retriever
 from retrieval.colbert import ColBERTRetriever, ColBERTScorer, build_index, rebuild_index

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"

@@ -11,7 +11,7 @@ import dspy
 import pytest
 from dspy.utils import DummyLM
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM, anchor_students
 from optimizers.distill import Distill

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from finetune.lm import StudentLM, merge
 from finetune.lora import LoRATrainConfig, train_student
+from finetune.record import STUDENT_FILE, read_student_record
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord"]
@@ -28,7 +29,7 @@ def lora_dir(tiny_t5_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Pat
 
 def test_training_writes_an_adapter_and_its_record(lora_dir: Path, tiny_t5_dir: Path):
     assert (lora_dir / "adapter_config.json").exists() and (lora_dir / "adapter_model.safetensors").exists()
-    record = json.loads((lora_dir / "student.json").read_text())
+    record = read_student_record(lora_dir)
     assert record["base_model"] == str(tiny_t5_dir) and record["family"] == "seq2seq"
     assert record["train_config"]["target_modules"] == ["q", "v"]
     assert 0 < record["result"]["trainable_share"] < 0.2
@@ -59,7 +60,7 @@ def test_corrupt_adapter_is_refused_with_its_path(lora_dir: Path, tmp_path: Path
     corrupt = tmp_path / "corrupt"
     corrupt.mkdir()
     (corrupt / "adapter_config.json").write_text((lora_dir / "adapter_config.json").read_text())
-    (corrupt / "student.json").write_text((lora_dir / "student.json").read_text())
+    (corrupt / STUDENT_FILE).write_text((lora_dir / STUDENT_FILE).read_text())
     (corrupt / "adapter_model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(RagdistillError, match="cannot be loaded"):
         StudentLM.from_trained(corrupt).generate(["x"])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dspy
 import pytest
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from data.loaders import Passage
 from retrieval.base import Hit
 from retrieval.bm25 import build_bm25_index

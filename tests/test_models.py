@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from data.errors import RagdistillError
-from data.models import (
+from core.errors import RagdistillError
+from engine.models import (
     DEFAULT_STUDENT,
     SMOLLM2,
     TINY_T5,

@@ -13,7 +13,7 @@ import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from optimizers import OPTIMIZERS, make_optimizer
 from optimizers.bootstrap import Bootstrap
 from optimizers.fewshot import FewShot, ZeroShot

@@ -14,7 +14,7 @@ import pytest
 from dspy.dsp.utils import dotdict
 from dspy.utils.dummies import DummyLM
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from programs.rag import PROGRAMS, RAG, ClosedBook, MultiHopRAG, PassageSearch, build_program, hit_from_colbertv2
 from retrieval.base import Hit, Retriever
 

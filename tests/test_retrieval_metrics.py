@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from benchmarks.retrieval import DATASETS
 from benchmarks.retrieval import main as benchmark_main
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from retrieval.base import Hit
 from retrieval.metrics import (
     all_found_at_k,

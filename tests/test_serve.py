@@ -9,7 +9,7 @@ import threading
 import httpx
 import pytest
 
-from finetune.batching import MicroBatcher
+from engine.batching import MicroBatcher
 from programs.serve import ServeConfig, create_app, load_service_program
 from retrieval.server import serve_in_thread
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import dspy
 import pytest
 
-from data.errors import RagdistillError
+from core.errors import RagdistillError
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
-from programs.teacher import (
+from engine.teacher import (
     OFFLINE_TEACHER,
     LocalChatEngine,
     LocalChatLM,

@@ -12,8 +12,8 @@ Deliberate simplifications: the tiny T5 is untrained (its weights are random; on
 from data); family detection reads `config.json` only (`is_encoder_decoder`, `architectures`); hub ids are
 fetched whole-snapshot (config, tokenizer, safetensors), never partially or by revision.
 
-CLI: `python -m data.models tiny-t5 --out DIR`, `python -m data.models smollm2`,
-`python -m data.models resolve SPEC`.
+CLI: `python -m engine.models tiny-t5 --out DIR`, `python -m engine.models smollm2`,
+`python -m engine.models resolve SPEC`.
 """
 
 from __future__ import annotations
@@ -28,8 +28,8 @@ from typing import TYPE_CHECKING, Literal
 
 import click
 
-from data.atomic import atomic_dir
-from data.errors import RagdistillError, exit_cleanly_on_error
+from core.atomic import atomic_dir
+from core.errors import RagdistillError, exit_cleanly_on_error
 
 if TYPE_CHECKING:
     import torch

@@ -32,8 +32,8 @@ from pathlib import Path
 import dspy
 from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
 
-from data.errors import RagdistillError
-from data.models import SMOLLM2, load_hf_model, resolve_model
+from core.errors import RagdistillError
+from engine.models import SMOLLM2, load_hf_model, resolve_model
 
 OFFLINE_TEACHER = SMOLLM2
 DECODING_SCHEME = "field-guided-v2"

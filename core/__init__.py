@@ -1,0 +1,1 @@
+"""What every ragdistill package may use: user-facing errors, atomic writes, the config-to-CLI helper, logging."""

@@ -39,10 +39,11 @@ import httpx
 from core.atomic import write_json_atomic, write_text_atomic
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import Passage, load_corpus, load_examples
-from retrieval.base import RETRIEVER_NAMES, load_retriever
-from retrieval.bm25 import build_bm25, build_bm25_index
+from retrieval.bm25 import build_bm25
+from retrieval.build import build_index
+from retrieval.factory import RETRIEVER_NAMES, load_retriever
+from retrieval.indexdir import BM25_DIR, COLBERT_DIR, corpus_sha256, parts_for
 from retrieval.metrics import evaluate_retriever, latency_summary
-from retrieval.updates import corpus_sha256
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED_DATA = Path("/work/shared/data")
@@ -110,13 +111,14 @@ def directory_bytes(path: Path) -> int:
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
 
 
-def build_cached_index(passages: list[Passage], index_dir: Path, with_colbert: bool) -> dict:
+def build_cached_index(passages: list[Passage], index_dir: Path, retrievers: list[str]) -> dict:
     """Build (or reuse) the index dir for `passages`; returns build figures recorded when it was built."""
     record_path = index_dir.parent / f"{index_dir.name}.bench.json"
-    key = {"corpus_sha256": corpus_sha256(passages), "colbert": with_colbert}
+    parts = parts_for(retrievers)
+    key = {"corpus_sha256": corpus_sha256(passages), "colbert": "colbert" in parts}
     if record_path.is_file():
         record = json.loads(record_path.read_text(encoding="utf-8"))
-        if record["corpus_sha256"] == key["corpus_sha256"] and (record["colbert"] or not with_colbert):
+        if record["corpus_sha256"] == key["corpus_sha256"] and (record["colbert"] or not key["colbert"]):
             return record | {"cached": True}
     with tempfile.TemporaryDirectory() as scratch:  # BM25 alone, timed apart from the full build
         start = time.perf_counter()
@@ -124,16 +126,11 @@ def build_cached_index(passages: list[Passage], index_dir: Path, with_colbert: b
         bm25_s = time.perf_counter() - start
     record = {**key, "bm25": {"build_s": bm25_s, "passages_per_s": len(passages) / bm25_s}}
     start = time.perf_counter()
-    if with_colbert:
-        from retrieval.colbert import build_index
-
-        build_index(passages, index_dir)
-    else:
-        build_bm25_index(passages, index_dir)
+    build_index(passages, index_dir, parts=parts)
     total_s = time.perf_counter() - start
-    record["bm25"]["bytes"] = directory_bytes(index_dir / "bm25")
-    if with_colbert:
-        colbert_bytes = directory_bytes(index_dir / "colbert")
+    record["bm25"]["bytes"] = directory_bytes(index_dir / BM25_DIR)
+    if key["colbert"]:
+        colbert_bytes = directory_bytes(index_dir / COLBERT_DIR)
         record["colbert"] = {"build_s": total_s, "passages_per_s": len(passages) / total_s, "bytes": colbert_bytes}
     write_json_atomic(record_path, record)
     return record | {"cached": False}
@@ -149,10 +146,9 @@ def benchmark_dataset(dataset: Dataset, retrievers: list[str], cache_dir: Path, 
     examples = load_examples(dataset.questions_path)
     if quick:
         examples = examples[:QUICK_QUESTIONS]
-    needs_colbert = any(name != "bm25" for name in retrievers)
     index_dir = cache_dir / f"{dataset.name}-{len(passages)}"
     result = {"passages": len(passages), "questions": len(examples), "index_dir": str(index_dir)}
-    result["index"] = build_cached_index(passages, index_dir, needs_colbert)
+    result["index"] = build_cached_index(passages, index_dir, retrievers)
     result["retrievers"] = {}
     for name in retrievers:
         start = time.perf_counter()

@@ -24,7 +24,7 @@ import dspy
 
 from core.errors import RagdistillError
 from programs.rag import build_program
-from retrieval.base import load_retriever
+from retrieval.factory import load_retriever
 
 USES = ("student", "teacher")
 

@@ -111,7 +111,8 @@ def validate(config: CompileConfig) -> None:
     """Reject bad settings with one clear line before anything is written."""
     from engine.teacher import check_teacher_spec
     from programs.rag import PROGRAMS
-    from retrieval.base import RETRIEVER_NAMES, check_k
+    from retrieval.base import check_k
+    from retrieval.factory import RETRIEVER_NAMES
 
     if config.program not in PROGRAMS or config.program == "closedbook":
         raise RagdistillError(f"unknown program {config.program!r}: choose rag or multihop")

@@ -40,9 +40,10 @@ from programs.api import CompiledQA, load_program_state, read_json, run_student_
 from programs.rag import build_program
 from programs.report import write_report
 from programs.scoring import AnswerRecord, score_system, worst_questions
-from retrieval.base import Hit, Retriever, load_retriever
+from retrieval.base import Hit, Retriever
+from retrieval.factory import load_retriever
+from retrieval.indexdir import can_serve, read_manifest
 from retrieval.metrics import evaluate_retriever
-from retrieval.updates import read_manifest
 
 CLOSED_BOOK = "student_distilled_closed_book"
 # Retrievers compared in the report; bm25+rerank re-encodes every candidate on each query (seconds on a CPU),
@@ -156,14 +157,8 @@ def answer_all(system: System, examples: list[dspy.Example]) -> tuple[list[Answe
 
 def open_retrievers(index_dir: Path, main: str, wanted: tuple[str, ...]) -> dict[str, Retriever]:
     """The run's retriever plus every other wanted one the index can serve."""
-    available = set(read_manifest(index_dir).get("retrievers", []))
-    usable = {
-        "colbert": {"colbert"},
-        "bm25": {"bm25"},
-        "hybrid": {"colbert", "bm25"},
-        "bm25+rerank": {"colbert", "bm25"},
-    }
-    names = [main] + [name for name in wanted if name != main and usable[name] <= available]
+    manifest = read_manifest(index_dir)
+    names = [main] + [name for name in wanted if name != main and can_serve(manifest, name)]
     return {name: load_retriever(name, index_dir) for name in names}
 
 
@@ -224,20 +219,12 @@ def evaluate_run(
 def index_for_corpus(corpus_path: Path, retrievers: tuple[str, ...]) -> Path:
     """An index of `corpus_path` in the ragdistill cache (built once per corpus content)."""
     from engine.models import cache_dir
-    from retrieval.updates import corpus_sha256
+    from retrieval.build import ensure_index
+    from retrieval.indexdir import corpus_sha256
 
     passages = load_corpus(corpus_path)
     index_dir = cache_dir() / "indexes" / corpus_sha256(passages)[:16]
-    if not (index_dir / "manifest.json").is_file():
-        if set(retrievers) <= {"bm25"}:
-            from retrieval.bm25 import build_bm25_index
-
-            build_bm25_index(passages, index_dir)
-        else:
-            from retrieval.colbert import build_index
-
-            print(f"indexing {len(passages)} passages of {corpus_path} into {index_dir}", file=sys.stderr)
-            build_index(passages, index_dir)
+    ensure_index(passages, index_dir, retrievers)
     return index_dir
 
 

@@ -208,7 +208,7 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
 
 def load_service_program(run_dir: Path, retriever: str | None, config: ServeConfig) -> CompiledQA:
     """The run's distilled program (optionally behind another retriever), with batched student generation."""
-    from retrieval.base import RETRIEVER_NAMES, load_retriever
+    from retrieval.factory import RETRIEVER_NAMES, load_retriever
 
     override = None
     if retriever in RETRIEVER_NAMES:

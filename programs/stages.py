@@ -13,14 +13,13 @@ from typing import TYPE_CHECKING
 
 import dspy
 
-from core.errors import RagdistillError
 from core.log import say
 from data.loaders import Passage
 from optimizers import make_optimizer
 from optimizers.metrics import short_answer_exact_match
 from programs.rag import build_program
-from retrieval.base import load_retriever
-from retrieval.updates import corpus_sha256, read_manifest
+from retrieval.build import ensure_index
+from retrieval.factory import load_retriever
 
 if TYPE_CHECKING:
     from programs.compile import Run
@@ -39,30 +38,8 @@ def save_program(program: dspy.Module, path: Path) -> None:
 
 def index_stage(run: Run, corpus: list[Passage]) -> dict:
     """Build the index the retriever needs, or reuse one built from the same corpus."""
-    config = run.config
-    index_dir = Path(config.index_dir)
-    wanted = corpus_sha256(corpus)
-    needs_colbert = config.retriever != "bm25"
-    if (index_dir / "manifest.json").is_file():
-        manifest = read_manifest(index_dir)
-        if manifest.get("corpus_sha256") != wanted:
-            raise RagdistillError(
-                f"the index at {index_dir} was built from another corpus: delete it or choose --index-dir"
-            )
-        if not needs_colbert or "colbert" in manifest.get("retrievers", []):
-            say(f"reusing the index at {index_dir} ({manifest['passages']} passages)", detail=True)
-            return {"retriever": retriever_entry(run, manifest)}
-    if needs_colbert:
-        from retrieval.colbert import build_index
-
-        say(f"building a ColBERT + BM25 index of {len(corpus)} passages at {index_dir} (minutes on a CPU)", detail=True)
-        build_index(corpus, index_dir)
-    else:
-        from retrieval.bm25 import build_bm25_index
-
-        say(f"building a BM25 index of {len(corpus)} passages at {index_dir}", detail=True)
-        build_bm25_index(corpus, index_dir)
-    return {"retriever": retriever_entry(run, read_manifest(index_dir))}
+    manifest = ensure_index(corpus, run.config.index_dir, run.config.retriever)
+    return {"retriever": retriever_entry(run, manifest)}
 
 
 def retriever_entry(run: Run, index_manifest: dict) -> dict:

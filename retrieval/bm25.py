@@ -1,8 +1,9 @@
 """BM25 over an index directory with bm25s: the lexical retriever, and the candidate source for reranking.
 
 `build_bm25` indexes each passage's `title | text` and saves the bm25s index (plus the pid order) under
-`index_dir/bm25/`; `BM25Retriever` opens it next to `index_dir/passages.jsonl`. `build_bm25_index` writes a
-whole BM25-only index directory (for corpora or machines where ColBERT is not wanted, and for tests).
+`index_dir/bm25/`; `BM25Retriever` opens it next to `index_dir/passages.jsonl`. A whole BM25-only index
+directory (for corpora or machines where ColBERT is not wanted, and for tests) is
+`retrieval.build.build_index(passages, dir, parts=["bm25"])`.
 
 Simplified on purpose:
 - no stemming (bm25s needs the PyStemmer package for it, which is not a dependency); lower-casing,
@@ -22,20 +23,13 @@ from pathlib import Path
 
 import bm25s
 
-from core.atomic import atomic_dir, write_json_atomic, write_text_atomic
+from core.atomic import atomic_dir, write_json_atomic
 from core.errors import RagdistillError
 from data.loaders import Passage, load_corpus
 from retrieval.base import Hit
-from retrieval.updates import (
-    MANIFEST_FILE,
-    PASSAGES_FILE,
-    corpus_sha256,
-    live_passages,
-    passages_jsonl,
-    read_side_store,
-)
+from retrieval.indexdir import BM25_DIR, PASSAGES_FILE
+from retrieval.updates import live_passages, read_side_store
 
-BM25_DIR = "bm25"
 PIDS_FILE = "pids.json"
 
 
@@ -59,20 +53,6 @@ def build_bm25(passages: Sequence[Passage], out_dir: str | Path) -> None:
     with atomic_dir(out_dir) as tmp:
         model.save(str(tmp), show_progress=False)
         write_json_atomic(tmp / PIDS_FILE, [passage.pid for passage in passages])
-
-
-def build_bm25_index(passages: Sequence[Passage], index_dir: str | Path) -> None:
-    """Write a BM25-only index directory (manifest.json, passages.jsonl, bm25/; no ColBERT part), atomically."""
-    with atomic_dir(index_dir) as tmp:
-        write_text_atomic(tmp / PASSAGES_FILE, passages_jsonl(passages))
-        build_bm25(passages, tmp / BM25_DIR)
-        manifest = {
-            "retrievers": ["bm25"],
-            "corpus_sha256": corpus_sha256(passages),
-            "passages": len(passages),
-            "updates": {"added": 0, "deleted": 0},
-        }
-        write_json_atomic(tmp / MANIFEST_FILE, manifest)
 
 
 class BM25Retriever:

@@ -1,7 +1,7 @@
 """ColBERT late-interaction retrieval with colbert-ai: build a PLAID index, search it, score passages.
 
-- `build_index` writes a whole index directory (see docs/architecture.md) atomically: manifest.json,
-  passages.jsonl, colbert/ (colbert-ai's PLAID index) and, when retrieval.bm25 is importable, bm25/.
+- `build_plaid` writes the `colbert/` part of an index directory (colbert-ai's PLAID index); the whole
+  directory (passages, BM25 part, manifest) is written by `retrieval.build`, the format is `retrieval.indexdir`.
 - `ColBERTRetriever` loads colbert-ai's Searcher once and answers `search` / `search_batch` with `Hit`s.
   Passages added since the build (the side store, see updates.py) are scored exactly with MaxSim and
   merged with the PLAID hits by score; replaced and deleted passages are filtered out of the PLAID hits.
@@ -22,7 +22,6 @@ What is simplified or changed from colbert-ai's defaults:
 
 from __future__ import annotations
 
-import sys
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -30,24 +29,15 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from core.atomic import atomic_dir, write_json_atomic, write_text_atomic
 from core.errors import RagdistillError
+from core.log import say
 from data.loaders import Passage, load_corpus
 from retrieval.base import Hit, check_k
 from retrieval.checkpoint import default_checkpoint, resolve_checkpoint
 from retrieval.compat import gpu_count, import_colbert, run_context
-from retrieval.updates import (
-    MANIFEST_FILE,
-    PASSAGES_FILE,
-    corpus_sha256,
-    live_passages,
-    passages_jsonl,
-    read_manifest,
-    read_side_store,
-)
+from retrieval.indexdir import COLBERT_DIR, PASSAGES_FILE, read_manifest
+from retrieval.updates import read_side_store
 
-COLBERT_DIR = "colbert"
-BM25_DIR = "bm25"
 CACHE_SIZE = 4096
 
 
@@ -99,75 +89,35 @@ def _checkpoint_config(checkpoint_dir: Path, **overrides):
     return ColBERTConfig(checkpoint=str(checkpoint_dir), **{**shape, **overrides})
 
 
-def validate_index_input(corpus: Sequence[Passage], settings: IndexSettings) -> None:
-    """A one-line `RagdistillError` for a corpus or settings `build_index` cannot use."""
-    if not corpus:
-        raise RagdistillError("cannot index an empty corpus")
-    pids = [passage.pid for passage in corpus]
-    if len(set(pids)) != len(pids):
-        duplicate = next(pid for pid in pids if pids.count(pid) > 1)
-        raise RagdistillError(f"the corpus has duplicate pid {duplicate!r}")
+def check_settings(settings: IndexSettings) -> None:
+    """A one-line `RagdistillError` for PLAID settings `build_plaid` cannot use."""
     if settings.nbits not in (1, 2, 4):
         raise RagdistillError(f"nbits must be 1, 2 or 4, got {settings.nbits}")
     if not 8 <= settings.doc_maxlen <= 512:
         raise RagdistillError(f"doc_maxlen must be between 8 and 512, got {settings.doc_maxlen}")
 
 
-def build_index(
-    corpus: Sequence[Passage],
-    index_dir: str | Path,
-    *,
-    checkpoint: str | None = None,
-    nbits: int = 4,
-    doc_maxlen: int = 180,
-    kmeans_niters: int = 4,
-) -> Path:
-    """Index `corpus` into `index_dir` (replacing what is there, atomically) and return the directory."""
-    settings = IndexSettings(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters)
-    validate_index_input(corpus, settings)
+def build_plaid(corpus: Sequence[Passage], out_dir: Path, *, checkpoint: str | None, settings: IndexSettings) -> dict:
+    """Index `corpus` with colbert-ai into `out_dir` (a fresh directory); returns the manifest's ColBERT entries."""
+    check_settings(settings)
     if checkpoint is None:
         checkpoint, note = default_checkpoint()
         if note:
-            print(f"note: {note}", file=sys.stderr)
+            say(f"note: {note}", detail=True)
     checkpoint_dir = resolve_checkpoint(checkpoint)
     if Path(checkpoint).expanduser().is_dir():
         checkpoint = str(checkpoint_dir)  # absolute, so the manifest works from any working directory
-    index_dir = Path(index_dir)
-    with atomic_dir(index_dir) as tmp:
-        write_text_atomic(tmp / PASSAGES_FILE, passages_jsonl(corpus))
-        config = _checkpoint_config(checkpoint_dir, index_path=str(tmp / COLBERT_DIR), **asdict(settings))
-        with run_context():
-            from colbert import Indexer
+    config = _checkpoint_config(checkpoint_dir, index_path=str(out_dir), **asdict(settings))
+    with run_context():
+        from colbert import Indexer
 
-            indexer = Indexer(checkpoint=str(checkpoint_dir), config=config, verbose=0)
-            indexer.index(name=COLBERT_DIR, collection=[p.as_context() for p in corpus], overwrite=False)
-        retrievers = ["colbert"]
-        try:
-            from retrieval.bm25 import build_bm25
-        except ImportError:
-            pass
-        else:
-            build_bm25(corpus, tmp / BM25_DIR)
-            retrievers.append("bm25")
-        manifest = {
-            "retrievers": retrievers,
-            "checkpoint": checkpoint,
-            "corpus_sha256": corpus_sha256(corpus),
-            "passages": len(corpus),
-            "settings": {**asdict(settings), "dim": config.dim, "query_maxlen": config.query_maxlen},
-            "updates": {"added": 0, "deleted": 0},
-            "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        }
-        write_json_atomic(tmp / MANIFEST_FILE, manifest)
-    return index_dir
-
-
-def rebuild_index(index_dir: str | Path) -> Path:
-    """Rebuild an index from its live passages with the same checkpoint and settings, folding in the side store."""
-    index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
-    settings = {key: manifest["settings"][key] for key in asdict(IndexSettings())}
-    return build_index(live_passages(index_dir), index_dir, checkpoint=manifest["checkpoint"], **settings)
+        indexer = Indexer(checkpoint=str(checkpoint_dir), config=config, verbose=0)
+        indexer.index(name=out_dir.name, collection=[p.as_context() for p in corpus], overwrite=False)
+    return {
+        "checkpoint": checkpoint,
+        "settings": {**asdict(settings), "dim": config.dim, "query_maxlen": config.query_maxlen},
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
 
 
 class ColBERTScorer:

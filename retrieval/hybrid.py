@@ -20,7 +20,7 @@ from pathlib import Path
 from core.errors import RagdistillError
 from retrieval.base import Hit
 from retrieval.bm25 import BM25Retriever
-from retrieval.updates import read_manifest
+from retrieval.indexdir import read_manifest
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:

@@ -18,8 +18,10 @@ import click
 from core.errors import RagdistillError, exit_cleanly_on_error
 from core.log import say
 from data.loaders import Passage, load_corpus
-from retrieval.colbert import IndexSettings, build_index, rebuild_index, validate_index_input
-from retrieval.updates import add_passages, delete_passages, read_manifest
+from retrieval.build import build_index, rebuild_index, validate_index_input
+from retrieval.colbert import IndexSettings
+from retrieval.indexdir import read_manifest
+from retrieval.updates import add_passages, delete_passages
 
 DEFAULTS = IndexSettings()
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import click
 
 from core.errors import exit_cleanly_on_error
-from retrieval.base import RETRIEVER_NAMES, load_retriever
+from retrieval.factory import RETRIEVER_NAMES, load_retriever
 from retrieval.server import create_app, serve_forever
 
 

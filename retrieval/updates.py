@@ -1,4 +1,4 @@
-"""The files of an index directory that hold passages: `passages.jsonl` and the update side store.
+"""The update side store of an index directory: changes since the build, applied when a retriever opens.
 
 A built index is never patched in place. Changes go to a side store next to it, which every retriever
 applies when it opens the index:
@@ -6,7 +6,7 @@ applies when it opens the index:
   that is already indexed means the passage was replaced;
 - `deleted.json`: a JSON list of pids removed since the build.
 Deletions win over older additions; adding a deleted pid again takes it out of `deleted.json`.
-`manifest.json` keeps the counts under "updates". Rebuilding the index (`rebuild_index` in colbert.py)
+`manifest.json` keeps the counts under "updates". Rebuilding the index (`rebuild_index` in build.py)
 folds the side store into a fresh index and removes it.
 
 Simplified: one writer at a time (no file lock); each change rewrites the side store files atomically.
@@ -14,45 +14,18 @@ Simplified: one writer at a time (no file lock); each change rewrites the side s
 
 from __future__ import annotations
 
-import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.atomic import write_json_atomic, write_text_atomic
 from core.errors import RagdistillError
 from data.loaders import Passage, load_corpus
+from retrieval.indexdir import MANIFEST_FILE, PASSAGES_FILE, passages_jsonl, read_manifest
 
-MANIFEST_FILE = "manifest.json"
-PASSAGES_FILE = "passages.jsonl"
 UPDATES_FILE = "updates.jsonl"
 DELETED_FILE = "deleted.json"
-
-
-def passages_jsonl(passages: Iterable[Passage]) -> str:
-    """Passages as JSON lines `{"pid", "title", "text"}`, the format `load_corpus` reads."""
-    return "".join(
-        json.dumps({"pid": p.pid, "title": p.title, "text": p.text}, ensure_ascii=False) + "\n" for p in passages
-    )
-
-
-def corpus_sha256(passages: Iterable[Passage]) -> str:
-    """A hash of the passages exactly as stored in passages.jsonl (manifests record it to spot a changed corpus)."""
-    return hashlib.sha256(passages_jsonl(passages).encode("utf-8")).hexdigest()
-
-
-def read_manifest(index_dir: Path) -> dict:
-    """The index's manifest.json, or a one-line error naming how to build one."""
-    path = index_dir / MANIFEST_FILE
-    if not path.is_file():
-        raise RagdistillError(
-            f"no index at {index_dir} (manifest.json missing): build one with python -m retrieval.index"
-        )
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except ValueError as err:
-        raise RagdistillError(f"{path} is not valid JSON ({err}): rebuild the index") from None
 
 
 @dataclass

@@ -58,7 +58,8 @@ def warm_up() -> bool:
     if marker.is_file() and marker.read_text(encoding="utf-8") == warm_key():
         minilm_checkpoint()
         return False
-    from retrieval.colbert import ColBERTRetriever, build_index
+    from retrieval.build import build_index
+    from retrieval.colbert import ColBERTRetriever
 
     minilm_checkpoint()
     with tempfile.TemporaryDirectory(prefix="ragdistill-warmup-") as tmp:

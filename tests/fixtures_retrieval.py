@@ -74,6 +74,6 @@ TINY_QUERIES = [
 @pytest.fixture(scope="session")
 def tiny_index_dir(tmp_path_factory) -> Path:
     """A ColBERT + BM25 index directory over TINY_PASSAGES (read-only: copy it before changing it)."""
-    from retrieval.colbert import build_index
+    from retrieval.build import build_index
 
     return build_index(TINY_PASSAGES, tmp_path_factory.mktemp("retrieval") / "tiny-index", checkpoint="minilm-colbert")

@@ -8,8 +8,10 @@ import pytest
 
 from core.errors import RagdistillError
 from data.loaders import Passage
-from retrieval.base import Hit, load_retriever
-from retrieval.bm25 import BM25Retriever, build_bm25, build_bm25_index
+from retrieval.base import Hit
+from retrieval.bm25 import BM25Retriever, build_bm25
+from retrieval.build import build_index
+from retrieval.factory import load_retriever
 
 PASSAGES = [
     Passage("p1", "Ada Lovelace", "She wrote the first program for the Analytical Engine."),
@@ -22,7 +24,7 @@ PASSAGES = [
 
 @pytest.fixture
 def index_dir(tmp_path):
-    build_bm25_index(PASSAGES, tmp_path / "index")
+    build_index(PASSAGES, tmp_path / "index", parts=["bm25"])
     return tmp_path / "index"
 
 

@@ -9,9 +9,11 @@ import pytest
 
 from core.errors import RagdistillError
 from data.loaders import Passage, load_corpus
-from retrieval.base import load_retriever
-from retrieval.colbert import ColBERTRetriever, ColBERTScorer, build_index, rebuild_index
-from retrieval.updates import add_passages, corpus_sha256, delete_passages
+from retrieval.build import build_index, rebuild_index
+from retrieval.colbert import ColBERTRetriever, ColBERTScorer
+from retrieval.factory import load_retriever
+from retrieval.indexdir import corpus_sha256
+from retrieval.updates import add_passages, delete_passages
 from tests.fixtures_retrieval import TINY_PASSAGES, TINY_QUERIES
 
 

@@ -8,7 +8,7 @@ import pytest
 from core.errors import RagdistillError
 from data.loaders import Passage
 from retrieval.base import Hit
-from retrieval.bm25 import build_bm25_index
+from retrieval.build import build_index
 from retrieval.hybrid import HybridRetriever, RerankRetriever, fuse_hits, reciprocal_rank_fusion
 from retrieval.metrics import evaluate_retriever
 from tests.fixtures_retrieval import TINY_QUERIES
@@ -44,7 +44,7 @@ def test_fuse_hits_carries_passages_and_fused_scores():
 
 
 def test_rerank_needs_a_checkpoint_in_the_manifest(tmp_path):
-    build_bm25_index([Passage("p1", "T", "some text")], tmp_path / "index")
+    build_index([Passage("p1", "T", "some text")], tmp_path / "index", parts=["bm25"])
     with pytest.raises(RagdistillError, match="no ColBERT part"):
         RerankRetriever(tmp_path / "index")
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from retrieval.index import main
-from retrieval.updates import passages_jsonl
+from retrieval.indexdir import passages_jsonl
 from tests.fixtures_retrieval import TINY_PASSAGES
 
 

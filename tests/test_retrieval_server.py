@@ -16,8 +16,9 @@ from click.testing import CliRunner
 from dspy.clients.cache import Cache
 
 from data.loaders import Passage
-from retrieval.base import load_retriever
-from retrieval.bm25 import BM25Retriever, build_bm25_index
+from retrieval.bm25 import BM25Retriever
+from retrieval.build import build_index
+from retrieval.factory import load_retriever
 from retrieval.serve import main as serve_main
 from retrieval.server import create_app, serve_in_thread
 
@@ -37,7 +38,7 @@ def no_dspy_cache(monkeypatch):
 @pytest.fixture(scope="module")
 def bm25_index_dir(tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("server") / "index"
-    build_bm25_index(PASSAGES, index_dir)
+    build_index(PASSAGES, index_dir, parts=["bm25"])
     return index_dir
 
 

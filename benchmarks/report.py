@@ -19,7 +19,7 @@ import dspy
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_DIR, file_sha256, load_examples
 from finetune.adapter import StudentAdapter
-from programs.evaluate import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
+from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {

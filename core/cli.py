@@ -2,7 +2,9 @@
 
 As in litgpt, a config is a `@dataclass` whose every field has a one-line docstring under it; the CLI is
 generated from it, so `--help` documents every knob and the two never drift apart. Booleans become
-`--flag/--no-flag`, tuples comma-separated strings (the command splits them), `X | None` an optional `X`.
+`--flag/--no-flag`, tuples comma-separated strings (the command splits them), `X | None` an optional `X`,
+and `Literal[...]` a choice: `--help` lists the values, and `check_choices` (called by the config's
+`__post_init__`) turns a wrong one into the usual one-line `error:` (click's own choice errors print usage).
 """
 
 from __future__ import annotations
@@ -14,16 +16,35 @@ import typing
 
 import click
 
+from core.errors import RagdistillError
+
 
 def field_docs(cls: type) -> dict[str, str]:
-    """The docstring under each field of a dataclass, read from its source."""
-    body = ast.parse(inspect.getsource(cls)).body[0].body
+    """The docstring under each field of a dataclass (and of the dataclasses it extends), read from the source."""
     docs = {}
-    for node, following in zip(body, body[1:], strict=False):
-        is_doc = isinstance(following, ast.Expr) and isinstance(getattr(following, "value", None), ast.Constant)
-        if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and is_doc:
-            docs[node.target.id] = " ".join(str(following.value.value).split())
+    for klass in reversed([k for k in cls.__mro__ if dataclasses.is_dataclass(k)]):
+        body = ast.parse(inspect.getsource(klass)).body[0].body
+        for node, following in zip(body, body[1:], strict=False):
+            is_doc = isinstance(following, ast.Expr) and isinstance(getattr(following, "value", None), ast.Constant)
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) and is_doc:
+                docs[node.target.id] = " ".join(str(following.value.value).split())
     return docs
+
+
+def _base_type(kind: object) -> object:
+    """`X` for `X | None`; the type itself otherwise."""
+    args = [a for a in typing.get_args(kind) if a is not type(None)]
+    return args[0] if args and typing.get_origin(kind) not in (tuple, typing.Literal) else kind
+
+
+def check_choices(config: object) -> None:
+    """A one-line `RagdistillError` for any `Literal[...]` field of the dataclass `config` holding another value."""
+    hints = typing.get_type_hints(type(config))
+    for spec in dataclasses.fields(config):
+        base, value = _base_type(hints[spec.name]), getattr(config, spec.name)
+        if typing.get_origin(base) is typing.Literal and value is not None and value not in typing.get_args(base):
+            choices = ", ".join(str(choice) for choice in typing.get_args(base))
+            raise RagdistillError(f"unknown {spec.name.replace('_', ' ')} {value!r}: choose one of {choices}")
 
 
 def dataclass_options(cls: type):
@@ -33,18 +54,28 @@ def dataclass_options(cls: type):
         docs = field_docs(cls)
         hints = typing.get_type_hints(cls)
         for spec in reversed(dataclasses.fields(cls)):
-            kind = hints[spec.name]
-            args = [a for a in typing.get_args(kind) if a is not type(None)]
-            base = args[0] if args and typing.get_origin(kind) is not tuple else kind
+            base = _base_type(hints[spec.name])
             flag = "--" + spec.name.replace("_", "-")
+            default = None if spec.default is dataclasses.MISSING else spec.default
             if base is bool:
                 option = click.option(
-                    f"{flag}/--no-{flag[2:]}", default=spec.default, show_default=True, help=docs[spec.name]
+                    f"{flag}/--no-{flag[2:]}", default=default, show_default=True, help=docs[spec.name]
                 )
             elif typing.get_origin(base) is tuple:
                 option = click.option(flag, default=None, help=docs[spec.name] + " (comma-separated)")
+            elif typing.get_origin(base) is typing.Literal:
+                choices = typing.get_args(base)
+                metavar = "[" + "|".join(str(choice) for choice in choices) + "]"
+                option = click.option(
+                    flag,
+                    type=type(choices[0]),
+                    default=default,
+                    show_default=True,
+                    metavar=metavar,
+                    help=docs[spec.name],
+                )
             else:
-                option = click.option(flag, type=base, default=spec.default, show_default=True, help=docs[spec.name])
+                option = click.option(flag, type=base, default=default, show_default=True, help=docs[spec.name])
             func = option(func)
         return func
 

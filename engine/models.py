@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Literal
 import click
 
 from core.atomic import atomic_dir
+from core.cache import cache_dir
 from core.errors import RagdistillError, exit_cleanly_on_error
 
 if TYPE_CHECKING:
@@ -93,11 +94,6 @@ class ResolvedModel:
     """"seq2seq" (encoder-decoder, e.g. T5) or "causal" (decoder-only, e.g. SmolLM2)."""
     note: str | None = None
     """One line for the caller to print when the spec could not be honoured as given."""
-
-
-def cache_dir() -> Path:
-    """Where built and converted models live: $RAGDISTILL_CACHE, default ~/.cache/ragdistill."""
-    return Path(os.environ.get("RAGDISTILL_CACHE") or Path.home() / ".cache" / "ragdistill").expanduser()
 
 
 def _package_dir(package: str) -> Path:

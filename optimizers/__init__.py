@@ -24,6 +24,9 @@ OPTIMIZERS: dict[str, str] = {
     "distill": "optimizers.distill:Distill",
 }
 """Optimizer name -> `module:Class` implementing it."""
+STUDENT_OPTIMIZERS = ("distill",)
+"""Optimizers that train the student LM; every other one compiles the program under the teacher LM."""
+TEACHER_OPTIMIZERS = tuple(name for name in OPTIMIZERS if name not in STUDENT_OPTIMIZERS)
 
 
 def make_optimizer(name: str, metric: Metric | None = None, **settings: Any) -> Any:

@@ -27,7 +27,8 @@ holds out its own validation slice, `val_fraction` in `train_kwargs`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Literal
+from dataclasses import dataclass, field
+from typing import Any, Literal, get_args
 
 import dspy
 from dspy.teleprompt.bootstrap_trace import FailedPrediction
@@ -35,6 +36,7 @@ from dspy.teleprompt.bootstrap_trace import FailedPrediction
 from core.errors import RagdistillError
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
+from optimizers.base import Optimizer
 
 Targets = Literal["both", "traces", "gold"]
 
@@ -93,30 +95,31 @@ class _DistillFinetune(dspy.BootstrapFinetune):
         return data, data_format
 
 
-class Distill:
+@dataclass
+class Distill(Optimizer):
     """Distill a teacher program into a local student LM with `dspy.BootstrapFinetune` (see the module docstring)."""
 
-    def __init__(
-        self,
-        metric: Callable,
-        *,
-        student_lm: StudentLM | str = "google-t5/t5-small",
-        targets: Targets = "both",
-        train_kwargs: dict[str, Any] | None = None,
-        adapter: StudentAdapter | None = None,
-        num_threads: int | None = None,
-    ):
-        """`student_lm`: a `StudentLM` or a base model spec; `train_kwargs`: `LoRATrainConfig` fields + `output_dir`."""
-        if targets not in ("both", "traces", "gold"):
-            raise RagdistillError(f"targets must be 'both', 'traces' or 'gold', not '{targets}'")
-        self.metric = metric
-        self.student_lm = student_lm if isinstance(student_lm, StudentLM) else StudentLM.from_base(student_lm)
-        self.targets = targets
-        self.train_kwargs = dict(train_kwargs or {})
-        self.adapter = adapter
-        self.num_threads = num_threads
-        self.stats: dict[str, int] = {}
-        """Where the training data came from (examples, passed_metric, from_teacher, from_gold, skipped, records)."""
+    metric: Callable
+    """Decides which teacher traces pass (called with a trace)."""
+    student_lm: StudentLM | str = "google-t5/t5-small"
+    """The student: a `StudentLM`, or a base model spec to build one from."""
+    targets: Targets = "both"
+    """Where targets come from: `both`, `traces` (teacher outputs that pass the metric) or `gold`."""
+    train_kwargs: dict[str, Any] = field(default_factory=dict)
+    """`LoRATrainConfig` fields plus `output_dir`, handed to the trainer."""
+    adapter: StudentAdapter | None = None
+    """How prompts are formatted for the student; None: the configured one, wrapped if it is not a student's."""
+    num_threads: int | None = None
+    """Parallel teacher calls while tracing; None uses `dspy.settings.num_threads`."""
+    stats: dict[str, int] = field(default_factory=dict, init=False)
+    """Where the training data came from (examples, passed_metric, from_teacher, from_gold, skipped, records)."""
+
+    def __post_init__(self) -> None:
+        if self.targets not in get_args(Targets):
+            raise RagdistillError(f"targets must be 'both', 'traces' or 'gold', not '{self.targets}'")
+        if not isinstance(self.student_lm, StudentLM):
+            self.student_lm = StudentLM.from_base(self.student_lm)
+        self.train_kwargs = dict(self.train_kwargs or {})
 
     def _adapter(self) -> StudentAdapter:
         """The given adapter, else the configured one if a StudentAdapter, else one wrapping it for the teacher."""

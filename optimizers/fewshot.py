@@ -12,29 +12,23 @@ from dataclasses import dataclass
 
 import dspy
 
+from optimizers.base import Optimizer
 from optimizers.metrics import Metric
 
 
 @dataclass
-class ZeroShot:
+class ZeroShot(Optimizer):
     """No optimization: a fresh copy of the program, without demos (the baseline every optimizer must beat)."""
 
     metric: Metric | None = None
     """Unused."""
 
-    def compile(
-        self,
-        student: dspy.Module,
-        *,
-        trainset: list[dspy.Example],
-        teacher: dspy.Module | None = None,
-        valset: list[dspy.Example] | None = None,
-    ) -> dspy.Module:
-        return student.reset_copy()
+    def build(self, teacher: dspy.Module | None) -> dspy.LabeledFewShot:
+        return dspy.LabeledFewShot(k=0)  # a fresh copy with no demos
 
 
 @dataclass
-class FewShot:
+class FewShot(Optimizer):
     """Labeled demos: `k` training examples per predictor (DSPy's `LabeledFewShot`)."""
 
     metric: Metric | None = None
@@ -42,12 +36,4 @@ class FewShot:
     k: int = 4
     """How many training examples each predictor sees as demonstrations."""
 
-    def compile(
-        self,
-        student: dspy.Module,
-        *,
-        trainset: list[dspy.Example],
-        teacher: dspy.Module | None = None,
-        valset: list[dspy.Example] | None = None,
-    ) -> dspy.Module:
-        return dspy.LabeledFewShot(k=self.k).compile(student, trainset=trainset)
+    DSPY = dspy.LabeledFewShot

@@ -1,37 +1,28 @@
 """Answer and passage metrics: SQuAD-style exact match and token F1, and the multi-hop passage match.
 
 `exact_match` and `token_f1` compare one predicted string with a list of gold answers (the answer and its
-aliases) and keep the best score. The `answer_*` functions wrap them in DSPy's metric signature
+aliases) and keep the best score; the scores and their normalization are DSPy's
+SQuAD-style `EM`, `F1` and `normalize_text`, with our alias handling (a string or a list; no aliases
+scores 0) on top. The `answer_*` functions wrap them in DSPy's metric signature
 `metric(example, pred, trace=None)`, for `dspy.Evaluate` and the optimizers. When DSPy bootstraps
 demonstrations it passes a `trace`; `short_answer_exact_match` then also rejects long answers, so a
 rambling-but-correct teacher output never becomes a demo.
 
-Simplified: normalization is SQuAD v1.1's (lowercase, drop punctuation and English articles, squeeze
-whitespace); there is no number or date canonicalization.
+Simplified: normalization is SQuAD v1.1's as DSPy writes it (Unicode NFD, lowercase, drop punctuation and
+English articles, squeeze whitespace); there is no number or date canonicalization.
 """
 
 from __future__ import annotations
 
-import re
-import string
-from collections import Counter
 from collections.abc import Callable, Sequence
 
 import dspy
+from dspy.evaluate.metrics import EM, F1
 
 MAX_DEMO_ANSWER_WORDS = 8
 
 Metric = Callable[..., float | bool]
 """A DSPy metric: `metric(example, pred, trace=None)`, higher is better."""
-
-_ARTICLES = re.compile(r"\b(a|an|the)\b")
-_PUNCTUATION = set(string.punctuation)
-
-
-def normalize_answer(text: str) -> str:
-    """SQuAD normalization: lowercase, no punctuation, no articles, single spaces."""
-    text = "".join(char for char in text.lower() if char not in _PUNCTUATION)
-    return " ".join(_ARTICLES.sub(" ", text).split())
 
 
 def _as_list(answers: str | Sequence[str]) -> list[str]:
@@ -39,25 +30,15 @@ def _as_list(answers: str | Sequence[str]) -> list[str]:
 
 
 def exact_match(prediction: str, answers: str | Sequence[str]) -> bool:
-    """True when the normalized prediction equals one normalized gold answer."""
-    normalized = normalize_answer(prediction)
-    return any(normalized == normalize_answer(answer) for answer in _as_list(answers))
-
-
-def _f1(prediction_tokens: list[str], answer_tokens: list[str]) -> float:
-    common = Counter(prediction_tokens) & Counter(answer_tokens)
-    overlap = sum(common.values())
-    if overlap == 0:
-        return 0.0
-    precision = overlap / len(prediction_tokens)
-    recall = overlap / len(answer_tokens)
-    return 2 * precision * recall / (precision + recall)
+    """True when the normalized prediction equals one normalized gold answer (DSPy's `EM`)."""
+    answers = _as_list(answers)
+    return bool(answers) and bool(EM(prediction, answers))
 
 
 def token_f1(prediction: str, answers: str | Sequence[str]) -> float:
-    """The best token-overlap F1 (0..1) between the normalized prediction and a normalized gold answer."""
-    prediction_tokens = normalize_answer(prediction).split()
-    return max((_f1(prediction_tokens, normalize_answer(answer).split()) for answer in _as_list(answers)), default=0.0)
+    """The best token-overlap F1 (0..1) between the normalized prediction and a normalized gold answer (DSPy's `F1`)."""
+    answers = _as_list(answers)
+    return float(F1(prediction, answers)) if answers else 0.0
 
 
 def gold_answers(example: dspy.Example) -> list[str]:

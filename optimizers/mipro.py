@@ -22,27 +22,21 @@ from dataclasses import dataclass
 import dspy
 
 from core.errors import RagdistillError
-from optimizers.metrics import Metric
+from optimizers.base import DemoOptimizer
 
 AUTO_PRESETS = ("light", "medium", "heavy")
 
 
 @dataclass
-class MIPRO:
+class MIPRO(DemoOptimizer):
     """Instructions and demos searched together (DSPy's `MIPROv2`)."""
 
-    metric: Metric
-    """Filters bootstrapped traces and scores candidate programs."""
     auto: str | None = "light"
     """DSPy's budget preset: light, medium, heavy; None to set `num_candidates` and `num_trials` yourself."""
     num_candidates: int | None = None
     """Instruction and demo-set candidates per predictor (only with auto=None)."""
     num_trials: int | None = None
     """Search trials (only with auto=None)."""
-    max_bootstrapped_demos: int = 4
-    """Most bootstrapped demonstrations per predictor."""
-    max_labeled_demos: int = 4
-    """Most labeled training examples per predictor."""
     minibatch: bool = False
     """Score trials on minibatches of the valset (only with auto=None; the valset must exceed minibatch_size)."""
     minibatch_size: int = 35
@@ -65,41 +59,22 @@ class MIPRO:
         if self.auto is None and (self.num_candidates is None or self.num_trials is None):
             raise RagdistillError("mipro: with auto=None, set both num_candidates and num_trials")
 
-    def compile(
-        self,
-        student: dspy.Module,
-        *,
-        trainset: list[dspy.Example],
-        teacher: dspy.Module | None = None,
-        valset: list[dspy.Example] | None = None,
-    ) -> dspy.Module:
+    PASSES = ("teacher", "valset")
+
+    def build(self, teacher: dspy.Module | None) -> dspy.MIPROv2:
         if importlib.util.find_spec("optuna") is None:
             raise RagdistillError("mipro needs the optuna package: pip install optuna")
         lm = teacher_lm(teacher) or dspy.settings.lm
         prompt_model, task_model = self.prompt_model or lm, self.task_model or lm
         if prompt_model is None or task_model is None:
             raise RagdistillError("mipro needs an LM: give a teacher program with an LM or call dspy.configure(lm=...)")
-        optimizer = dspy.MIPROv2(
-            metric=self.metric,
-            prompt_model=prompt_model,
-            task_model=task_model,
-            auto=self.auto,
-            num_candidates=self.num_candidates,
-            max_bootstrapped_demos=self.max_bootstrapped_demos,
-            max_labeled_demos=self.max_labeled_demos,
-            num_threads=self.num_threads,
-            seed=self.seed,
-            track_stats=False,
+        settings = self.dspy_settings(dspy.MIPROv2)
+        return dspy.MIPROv2(
+            **{**settings, "prompt_model": prompt_model, "task_model": task_model, "track_stats": False}
         )
-        return optimizer.compile(
-            student,
-            trainset=trainset,
-            teacher=teacher,
-            valset=valset,
-            num_trials=self.num_trials,
-            minibatch=self.minibatch,
-            minibatch_size=self.minibatch_size,
-        )
+
+    def compile_settings(self) -> dict:
+        return {"num_trials": self.num_trials, "minibatch": self.minibatch, "minibatch_size": self.minibatch_size}
 
 
 def teacher_lm(teacher: dspy.Module | None) -> dspy.BaseLM | None:

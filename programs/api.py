@@ -1,7 +1,7 @@
 """Use a compiled program from Python or from an agent: `qa = load_program("runs/world")`.
 
-`load_program(run_dir)` reads a run directory written by `programs/compile.py` (format in
-docs/architecture.md): it rebuilds the program named in `manifest.json` over the retriever it names,
+`load_program(run_dir)` reads a run directory written by `python -m programs.compile` (format:
+`programs.rundir`): it rebuilds the program named in `manifest.json` over the retriever it names,
 loads the program's saved DSPy JSON state (demos and instructions) and attaches an LM: the LoRA student
 (`use="student"`, the default) or the teacher (`use="teacher"`). The result, a `CompiledQA`, answers
 with `qa(question)` and becomes a tool for `dspy.ReAct` with `qa.as_tool()`.
@@ -15,7 +15,6 @@ index directory is used as written in the manifest (pass `retriever=` to serve f
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,10 +22,7 @@ from typing import Any
 import dspy
 
 from core.errors import RagdistillError
-from programs.rag import build_program
-from retrieval.factory import load_retriever
-
-USES = ("student", "teacher")
+from programs.rundir import STUDENT_DIR, USES, open_program, read_run_manifest
 
 
 @dataclass
@@ -65,52 +61,12 @@ def load_program(run_dir: str | Path, use: str = "student", retriever: Any = Non
     run_dir = Path(run_dir)
     if use not in USES:
         raise RagdistillError(f"use must be one of {', '.join(USES)}, got {use!r}")
-    manifest = read_json(run_dir / "manifest.json", what="run manifest")
-    state_path = run_dir / f"{use}_program.json"
-    state = read_json(state_path, what="saved program")  # read before opening the index: fail fast
-    try:
-        program_name = manifest["program"]
-        retriever_settings = manifest.get("retriever") or {}
-        if retriever is None and program_name != "closedbook":
-            retriever = load_retriever(retriever_settings["name"], retriever_settings["index_dir"])
-        program = build_program(program_name, retriever, retriever_settings.get("k", 5))
-    except (KeyError, TypeError) as err:
-        raise RagdistillError(f"{run_dir / 'manifest.json'} is incomplete (missing {err}): recompile the run") from None
-    load_program_state(program, state, source=state_path)
+    manifest = read_run_manifest(run_dir)
+    program = open_program(run_dir, manifest, use=use, retriever=retriever)
     from finetune.adapter import StudentAdapter
 
     lm = run_student_lm(run_dir, manifest) if use == "student" else run_teacher_lm(manifest)
     return CompiledQA(program=program, lm=lm, adapter=StudentAdapter())
-
-
-def read_json(path: Path, *, what: str) -> dict:
-    """The JSON object in `path`; a missing or unreadable file is a one-line `RagdistillError`."""
-    if not path.is_file():
-        raise RagdistillError(f"no {what} at {path}: is this a run directory written by python -m programs.compile?")
-    try:
-        value = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RagdistillError(f"cannot read {what} {path}: {err}") from None
-    if not isinstance(value, dict):
-        raise RagdistillError(f"{what} {path} is not a JSON object")
-    return value
-
-
-def load_program_state(program: dspy.Module, state: dict, *, source: Path) -> None:
-    """Load DSPy's saved JSON state (written by `program.save(source)`) into `program`, without its LMs."""
-    program_name = type(program).__name__
-    saved, expected = set(state) - {"metadata"}, {name for name, _ in program.named_parameters()}
-    if saved != expected:
-        raise RagdistillError(
-            f"{source} does not fit the {program_name} program: it holds {sorted(saved)}, not {sorted(expected)}"
-        )
-    for predictor_state in state.values():
-        if isinstance(predictor_state, dict) and "lm" in predictor_state:
-            predictor_state["lm"] = None
-    try:
-        program.load_state(state)
-    except (KeyError, TypeError, ValueError) as err:
-        raise RagdistillError(f"{source} does not fit the {program_name} program ({err!r})") from None
 
 
 def run_student_lm(run_dir: Path, manifest: dict) -> dspy.BaseLM:
@@ -122,7 +78,7 @@ def run_student_lm(run_dir: Path, manifest: dict) -> dspy.BaseLM:
         base_model = student.get("model_used") or student["spec"]
     except (KeyError, TypeError, AttributeError):
         raise RagdistillError("the run manifest names no student (student.spec): recompile the run") from None
-    return StudentLM.from_base(base_model, run_dir / student.get("adapter_dir", "student"))
+    return StudentLM.from_base(base_model, run_dir / student.get("adapter_dir", STUDENT_DIR))
 
 
 def run_teacher_lm(manifest: dict) -> dspy.BaseLM:

@@ -20,8 +20,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.atomic import atomic_dir
+from core.cache import cache_dir
 from core.errors import RagdistillError
-from engine.models import cache_dir, minilm_dir
+from engine.models import minilm_dir
 from retrieval.compat import import_colbert
 
 COLBERTV2 = "colbert-ir/colbertv2.0"

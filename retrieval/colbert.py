@@ -28,7 +28,9 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Literal
 
+from core.cli import check_choices
 from core.errors import RagdistillError
 from core.log import say
 from data.loaders import Passage, load_corpus
@@ -45,12 +47,15 @@ CACHE_SIZE = 4096
 class IndexSettings:
     """How the PLAID index is built; recorded in manifest.json and reused at search time."""
 
-    nbits: int = 4
-    """Bits per dimension of each residual (1, 2 or 4): more is more exact and larger."""
+    nbits: Literal[1, 2, 4] = 4
+    """Bits per dimension of each stored residual: more is more exact and larger."""
     doc_maxlen: int = 180
     """Passages are truncated to this many tokens."""
     kmeans_niters: int = 4
     """k-means iterations when choosing the centroids."""
+
+    def __post_init__(self) -> None:
+        check_choices(self)
 
 
 @dataclass(frozen=True)
@@ -90,9 +95,7 @@ def _checkpoint_config(checkpoint_dir: Path, **overrides):
 
 
 def check_settings(settings: IndexSettings) -> None:
-    """A one-line `RagdistillError` for PLAID settings `build_plaid` cannot use."""
-    if settings.nbits not in (1, 2, 4):
-        raise RagdistillError(f"nbits must be 1, 2 or 4, got {settings.nbits}")
+    """A one-line `RagdistillError` for PLAID settings `build_plaid` cannot use (nbits is checked when built)."""
     if not 8 <= settings.doc_maxlen <= 512:
         raise RagdistillError(f"doc_maxlen must be between 8 and 512, got {settings.doc_maxlen}")
 

@@ -13,22 +13,24 @@ which, in this order:
 
 `run_context()` is colbert's `Run().context(RunConfig(...))` with settings that work here: one rank
 in-process on CPU (a child process that crashes would leave the parent waiting forever), one rank per GPU
-on CUDA. It also sends colbert-ai's log (printed to stdout) to stderr, so CLIs keep stdout for results.
-Simplified: no support for choosing a subset of GPUs; the stdout redirection is process-wide while it lasts.
+on CUDA. It also sends colbert-ai's chatter (hundreds of lines per index build, printed from Python and,
+through faiss, from C++) to the log file of `core.log.library_output_to_log`, so a CLI shows only its own
+progress lines and the log's path. Simplified: no support for choosing a subset of GPUs; the output
+redirection is process-wide while it lasts.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import sys
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stdout
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
-from engine.models import cache_dir
+from core.cache import cache_dir
+from core.log import library_output_to_log
 
 
 def extensions_dir() -> Path:
@@ -96,7 +98,7 @@ def gpu_count() -> int:
 
 @contextmanager
 def run_context() -> Iterator[None]:
-    """colbert-ai's run context (one in-process rank on CPU or one GPU, else one per GPU), its log on stderr."""
+    """colbert-ai's run context (one in-process rank on CPU or one GPU, else one per GPU), its output in a log file."""
     import multiprocessing
 
     import_colbert()
@@ -108,8 +110,8 @@ def run_context() -> Iterator[None]:
         multiprocessing.set_start_method("spawn", force=True)
     try:
         with (
+            library_output_to_log(),
             Run().context(RunConfig(nranks=nranks, avoid_fork_if_possible=True)),
-            redirect_stdout(sys.stderr),
             warnings.catch_warnings(),
         ):
             # colbert-ai sets up CUDA mixed precision even on CPU, where it does nothing but warn.

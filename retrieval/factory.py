@@ -9,9 +9,9 @@ from pathlib import Path
 
 from core.errors import RagdistillError
 from retrieval.base import Retriever
-from retrieval.indexdir import RETRIEVER_PARTS, read_manifest
+from retrieval.indexdir import RETRIEVER_NAMES, read_manifest
 
-RETRIEVER_NAMES = tuple(RETRIEVER_PARTS)
+__all__ = ["RETRIEVER_NAMES", "load_retriever"]
 
 
 def load_retriever(name: str, index_dir: str | Path) -> Retriever:

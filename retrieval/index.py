@@ -5,16 +5,19 @@
     python -m retrieval.index delete --index indexes/world --pid p17 --pid p18
     python -m retrieval.index rebuild --index indexes/world
 
-Progress goes to stderr, as does colbert-ai's own log; a bad input is one `error:` line and exit status 2.
+Progress goes to stderr (colbert-ai's own output to a log file whose path is said); a bad input is one
+`error:` line and exit status 2. The build options come from `BuildOptions` (with colbert's `IndexSettings`).
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import click
 
+from core.cli import dataclass_options
 from core.errors import RagdistillError, exit_cleanly_on_error
 from core.log import say
 from data.loaders import Passage, load_corpus
@@ -22,8 +25,6 @@ from retrieval.build import build_index, rebuild_index, validate_index_input
 from retrieval.colbert import IndexSettings
 from retrieval.indexdir import read_manifest
 from retrieval.updates import add_passages, delete_passages
-
-DEFAULTS = IndexSettings()
 
 
 def read_corpus(path: str | None, option: str = "--corpus") -> list[Passage]:
@@ -41,62 +42,42 @@ def existing_index(path: str) -> Path:
     return Path(path)
 
 
+@dataclass(frozen=True)
+class BuildOptions(IndexSettings):
+    """What to index, where, with which checkpoint; with the PLAID settings every field is an option."""
+
+    corpus: str | None = None
+    """JSONL corpus to index: one {pid, title, text} object a line."""
+    out: str | None = None
+    """Index directory to write (replaced atomically if it exists)."""
+    checkpoint: str | None = None
+    """ColBERT checkpoint: a HF id, a local dir, or minilm-colbert [default: colbert-ir/colbertv2.0 when cached,
+    else minilm-colbert]."""
+
+
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--corpus", help="JSONL corpus to index: one {pid, title, text} object a line.")
-@click.option("--out", help="Index directory to write (replaced atomically if it exists).")
-@click.option(
-    "--checkpoint",
-    help="ColBERT checkpoint: a HF id, a local dir, or minilm-colbert. [default: "
-    "colbert-ir/colbertv2.0 when cached, else minilm-colbert]",
-)
-@click.option(
-    "--nbits",
-    type=click.Choice(["1", "2", "4"]),
-    default=str(DEFAULTS.nbits),
-    show_default=True,
-    help="Bits per dimension of each stored residual.",
-)
-@click.option(
-    "--doc-maxlen",
-    type=int,
-    default=DEFAULTS.doc_maxlen,
-    show_default=True,
-    help="Passages are truncated to this many tokens.",
-)
-@click.option(
-    "--kmeans-niters",
-    type=int,
-    default=DEFAULTS.kmeans_niters,
-    show_default=True,
-    help="k-means iterations for the centroids.",
-)
+@dataclass_options(BuildOptions)
 @click.pass_context
 @exit_cleanly_on_error
-def main(
-    ctx: click.Context,
-    corpus: str | None,
-    out: str | None,
-    checkpoint: str | None,
-    nbits: str,
-    doc_maxlen: int,
-    kmeans_niters: int,
-) -> None:
+def main(ctx: click.Context, **options) -> None:
     """Build a ColBERT (PLAID) + BM25 index directory from a corpus, or change one (see the commands)."""
     if ctx.invoked_subcommand is not None:
         return
-    passages = read_corpus(corpus)
-    if not out:
+    config = BuildOptions(**options)
+    passages = read_corpus(config.corpus)
+    if not config.out:
         raise RagdistillError("missing --out DIR (the index directory to write)")
-    settings = IndexSettings(nbits=int(nbits), doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters)
+    settings = IndexSettings(**{name: getattr(config, name) for name in asdict(IndexSettings())})
     validate_index_input(passages, settings)  # before the progress line: a bad setting is the only line printed
-    say(f"indexing {len(passages)} passages from {corpus} into {out} (nbits {nbits}, doc_maxlen {doc_maxlen})...")
-    start = time.monotonic()
-    build_index(
-        passages, out, checkpoint=checkpoint, nbits=int(nbits), doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters
-    )
-    manifest = read_manifest(Path(out))
     say(
-        f"done in {time.monotonic() - start:.0f} s: {out} ({', '.join(manifest['retrievers'])}; "
+        f"indexing {len(passages)} passages from {config.corpus} into {config.out} "
+        f"(nbits {settings.nbits}, doc_maxlen {settings.doc_maxlen})..."
+    )
+    start = time.monotonic()
+    build_index(passages, config.out, checkpoint=config.checkpoint, **asdict(settings))
+    manifest = read_manifest(Path(config.out))
+    say(
+        f"done in {time.monotonic() - start:.0f} s: {config.out} ({', '.join(manifest['retrievers'])}; "
         f"checkpoint {manifest['checkpoint']})"
     )
 

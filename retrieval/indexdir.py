@@ -18,6 +18,7 @@ import hashlib
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Literal, get_args
 
 from core.errors import RagdistillError
 from data.loaders import Passage
@@ -26,12 +27,15 @@ MANIFEST_FILE = "manifest.json"
 PASSAGES_FILE = "passages.jsonl"
 COLBERT_DIR = "colbert"
 BM25_DIR = "bm25"
+RetrieverName = Literal["colbert", "bm25", "hybrid", "bm25+rerank"]
+RETRIEVER_NAMES: tuple[str, ...] = get_args(RetrieverName)
 RETRIEVER_PARTS: dict[str, tuple[str, ...]] = {
     "colbert": ("colbert",),
     "bm25": ("bm25",),
     "hybrid": ("colbert", "bm25"),
     "bm25+rerank": ("colbert", "bm25"),
 }
+"""The index parts each retriever reads (one entry per `RetrieverName`)."""
 
 
 def passages_jsonl(passages: Iterable[Passage]) -> str:

@@ -11,7 +11,6 @@ the torch and colbert-ai versions and the device kind, so running it again is in
 
 from __future__ import annotations
 
-import sys
 import tempfile
 import time
 from importlib.metadata import version
@@ -20,6 +19,7 @@ from pathlib import Path
 import click
 
 from core.errors import exit_cleanly_on_error
+from core.log import say
 from data.loaders import Passage
 from retrieval.checkpoint import MINILM_CHECKPOINT, minilm_checkpoint
 from retrieval.compat import extensions_dir, gpu_count
@@ -74,7 +74,7 @@ def warm_up() -> bool:
 @exit_cleanly_on_error
 def main() -> None:
     """Compile colbert-ai's C++ extensions into the cache and build the offline MiniLM ColBERT checkpoint."""
-    print(f"warming up retrieval (extension cache: {extensions_dir()})...", file=sys.stderr, flush=True)
+    say(f"warming up retrieval (extension cache: {extensions_dir()})...")
     start = time.monotonic()
     if warm_up():
         print(f"retrieval is warm ({time.monotonic() - start:.0f} s)")

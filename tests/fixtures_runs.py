@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from programs.compile import main as compile_main
+from programs.compile.__main__ import main as compile_main
 
 
 @pytest.fixture(scope="session")

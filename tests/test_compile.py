@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from programs.compile import main
+from programs.compile.__main__ import main
 
 
 def run(*args: str):

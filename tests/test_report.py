@@ -1,4 +1,4 @@
-"""programs.report: the three report files, their sections, escaping, absent systems, and a real browser."""
+"""programs.evaluate.report: the three report files, their sections, escaping, absent systems, and a real browser."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from programs.report import SYSTEMS, write_report
-from programs.scoring import AnswerRecord, score_system, worst_questions
+from programs.evaluate.report import SYSTEMS, write_report
+from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
 
 HOSTILE = '<script>alert("x")</script> | & more'
 

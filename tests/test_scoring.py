@@ -1,10 +1,10 @@
-"""programs.scoring on hand-worked records whose figures can be checked on paper."""
+"""programs.evaluate.scoring on hand-worked records whose figures can be checked on paper."""
 
 from __future__ import annotations
 
 import pytest
 
-from programs.scoring import AnswerRecord, answer_in_context, bootstrap_ci, score_system, worst_questions
+from programs.evaluate.scoring import AnswerRecord, answer_in_context, bootstrap_ci, score_system, worst_questions
 
 
 def record(qid, gold, prediction, *, latency_s=1.0, texts=(), pids=(), gold_pids=(), tokens=(None, None)):
@@ -69,6 +69,12 @@ def test_bleu_is_100_for_exact_multi_word_answers_and_uses_every_alias():
         record("b", ["Lake Orrin", "the cold northern lake of Orrin"], "the cold northern lake of Orrin"),
     ]
     assert score_system(records)["bleu"] == pytest.approx(100.0)
+
+
+def test_bleu_scores_right_one_and_two_word_answers_100_and_wrong_ones_0():
+    records = [record("a", ["Varn"], "Varn"), record("b", ["Lake Orrin"], "Lake Orrin")]
+    assert score_system(records)["bleu"] == pytest.approx(100.0)
+    assert score_system([record("c", ["Varn"], "Orrin")])["bleu"] == 0.0
 
 
 def test_confidence_intervals_bracket_the_means_and_are_reproducible():

@@ -10,14 +10,14 @@ import httpx
 import pytest
 
 from engine.batching import MicroBatcher
-from programs.serve import ServeConfig, create_app, load_service_program
+from programs.serve.service import ServeConfig, create_app, load_service_program
 from retrieval.server import serve_in_thread
 
 
 @pytest.fixture(scope="module")
 def service(tiny_run):
     config = ServeConfig(workers=4, max_batch=4, timeout_s=30)
-    qa = load_service_program(tiny_run, None, config)
+    qa = load_service_program(tiny_run, config)
     with serve_in_thread(create_app(qa, config=config, info={"run": "tiny"})) as url:
         yield url, qa
 

@@ -2,14 +2,15 @@
 
 The evaluator runs each system (teacher, student, ...) on the same questions and hands this module one
 `AnswerRecord` per question. `score_system(records)` turns them into one flat dict of figures (the
-"metrics" object in `programs/report.py`'s schema):
+"metrics" object in the schema of `programs/evaluate/report.py`):
 
 - `em`, `f1`: means of the per-question SQuAD exact match / token F1 (`optimizers.metrics`, best over the
   gold aliases), in percent; `em_ci`, `f1_ci`: 95% percentile-bootstrap intervals `[low, high]` of those
   means (`BOOTSTRAP_RESAMPLES` resamples of the questions, seeded, so a report is reproducible).
 - `rouge_l`: mean per-question ROUGE-L F-measure (`rouge_score`, best over aliases), in percent;
-  `bleu`: sacrebleu corpus BLEU with every alias as a reference (0-100). Short answers have few 4-grams,
-  so BLEU is low for QA even when answers are right; it is reported because users ask for it.
+  `bleu`: mean per-question sacrebleu *sentence* BLEU with every alias as a reference, exponential
+  smoothing and the n-gram order capped by the answer's length (`effective_order`), in percent. Corpus
+  BLEU scored a right one- or two-word answer 0 (it has no 4-grams); sentence BLEU scores it 100.
 - `latency_p50_s`, `latency_p95_s`: per-question answer time; `answers_per_s`: questions divided by the
   evaluator's wall time for the whole batch when it gives one (`wall_s`), else by the summed latencies.
 - `tokens_in_mean`, `tokens_out_mean`: over the questions whose LM reported usage; `None` when none did.
@@ -20,7 +21,7 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
   Each is `None` when no record carries passage texts / pids (closed book).
 - `errors`: counts of right answers (EM), reading errors (wrong although the answer was in the context),
   retrieval misses (wrong and the answer was not retrieved) and empty answers.
-- `per_question`: `[{"qid", "em", "f1", "rouge_l", "answer_in_context"}]` (0/1 and 0-1 scales) so anyone
+- `per_question`: `[{"qid", "em", "f1", "rouge_l", "bleu", "answer_in_context"}]` (0/1 and 0-1 scales) so anyone
   can recompute the means.
 
 Simplified: the interval is a plain percentile bootstrap (no BCa correction) and covers EM and F1 only;
@@ -35,9 +36,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import sacrebleu
+from dspy.evaluate.metrics import normalize_text
 from rouge_score import rouge_scorer
 
-from optimizers.metrics import exact_match, normalize_answer, token_f1
+from optimizers.metrics import exact_match, token_f1
 from retrieval.metrics import recall_at_k
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -69,8 +71,8 @@ class AnswerRecord:
 
 def answer_in_context(gold: Sequence[str], passages: Sequence[str]) -> bool:
     """True if a normalized gold answer occurs as whole words in a normalized passage."""
-    texts = [f" {normalize_answer(passage)} " for passage in passages]
-    answers = [normalize_answer(answer) for answer in gold]
+    texts = [f" {normalize_text(passage)} " for passage in passages]
+    answers = [normalize_text(answer) for answer in gold]
     return any(answer and f" {answer} " in text for answer in answers for text in texts)
 
 
@@ -88,11 +90,9 @@ def _mean_or_none(values: Sequence[float | int | None]) -> float | None:
     return float(np.mean(known)) if known else None
 
 
-def _corpus_bleu(records: Sequence[AnswerRecord]) -> float:
-    """sacrebleu corpus BLEU; questions with fewer aliases pad their reference streams with None."""
-    width = max(len(record.gold) for record in records)
-    streams = [[record.gold[i] if i < len(record.gold) else None for record in records] for i in range(width)]
-    return float(sacrebleu.corpus_bleu([record.prediction for record in records], streams).score)
+def sentence_bleu(prediction: str, gold: Sequence[str]) -> float:
+    """sacrebleu sentence BLEU (0-100) against every alias, exponentially smoothed, n-gram order capped by length."""
+    return float(sacrebleu.sentence_bleu(prediction, list(gold), smooth_method="exp").score)
 
 
 def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None) -> dict:
@@ -109,6 +109,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
                 "em": float(exact_match(record.prediction, record.gold)),
                 "f1": float(token_f1(record.prediction, record.gold)),
                 "rouge_l": rouge.score_multi(record.gold, record.prediction)["rougeL"].fmeasure,
+                "bleu": sentence_bleu(record.prediction, record.gold) / 100,
                 "answer_in_context": answer_in_context(record.gold, record.retrieved_texts) if has_texts else None,
             }
         )
@@ -124,7 +125,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
         "f1": 100 * float(np.mean(f1)),
         "f1_ci": [100 * bound for bound in bootstrap_ci(f1)],
         "rouge_l": 100 * float(np.mean([q["rouge_l"] for q in per_question])),
-        "bleu": _corpus_bleu(records),
+        "bleu": 100 * float(np.mean([q["bleu"] for q in per_question])),
         "latency_p50_s": float(np.percentile(latencies, 50)),
         "latency_p95_s": float(np.percentile(latencies, 95)),
         "answers_per_s": len(records) / (wall_s if wall_s is not None else float(latencies.sum())),

@@ -1,4 +1,4 @@
-"""`python -m programs.serve runs/<name>`: the distilled program as an HTTP QA service.
+"""The distilled program as an HTTP QA service (`python -m programs.serve runs/<name>`, see `__main__.py`).
 
 Endpoints (FastAPI; the schema is served at `/openapi.json`):
 - `POST /v1/answer` `{"question": str, "k": int = 5}` -> `{"answer", "passages": [{"pid", "title", "text",
@@ -27,23 +27,29 @@ from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
 
-import click
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import BaseModel, Field
 
-from core.errors import exit_cleanly_on_error
-from programs.api import CompiledQA, load_program, read_json
-from retrieval.server import MAX_K, MAX_QUERY_CHARS, serve_forever
+from core.errors import RagdistillError
+from programs.api import CompiledQA, load_program
+from programs.rundir import read_run_manifest
+from retrieval.server import MAX_K, MAX_QUERY_CHARS
 
 LATENCY_BUCKETS_S = (0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 
 
 @dataclass
 class ServeConfig:
-    """How the service runs."""
+    """How the service runs; every field is also a `python -m programs.serve` option."""
 
+    port: int = 8894
+    """TCP port (0: any free port)."""
+    host: str = "127.0.0.1"
+    """Interface to listen on."""
+    retriever: str | None = None
+    """The run's own retriever by default; or colbert, bm25, hybrid, bm25+rerank, or a ColBERTv2 URL."""
     workers: int = 4
     """Questions answered at once (threads); more wait in line."""
     max_batch: int = 16
@@ -52,6 +58,13 @@ class ServeConfig:
     """Seconds a question may take before it is answered 504."""
     wait_s: float = 0.01
     """How long the batcher waits for more prompts after the first."""
+
+    def __post_init__(self) -> None:
+        for name, low, high in (("port", 0, 65535), ("workers", 1, 64), ("max_batch", 1, 256)):
+            if not low <= getattr(self, name) <= high:
+                raise RagdistillError(f"--{name.replace('_', '-')} must be between {low} and {high}")
+        if self.timeout_s < 0.1 or self.wait_s < 0:
+            raise RagdistillError("--timeout-s must be at least 0.1 and --wait-s not negative")
 
 
 class AnswerRequest(BaseModel):
@@ -206,13 +219,13 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
     return app
 
 
-def load_service_program(run_dir: Path, retriever: str | None, config: ServeConfig) -> CompiledQA:
+def load_service_program(run_dir: Path, config: ServeConfig) -> CompiledQA:
     """The run's distilled program (optionally behind another retriever), with batched student generation."""
     from retrieval.factory import RETRIEVER_NAMES, load_retriever
 
-    override = None
+    retriever, override = config.retriever, None
     if retriever in RETRIEVER_NAMES:
-        manifest = read_json(run_dir / "manifest.json", what="run manifest")
+        manifest = read_run_manifest(run_dir)
         override = load_retriever(retriever, manifest["retriever"]["index_dir"])
     elif retriever:
         override = retriever  # a dspy.ColBERTv2-compatible URL, e.g. python -m retrieval.serve
@@ -222,50 +235,3 @@ def load_service_program(run_dir: Path, retriever: str | None, config: ServeConf
         engine.use_batching(config.max_batch, config.wait_s)
         engine.load()  # load the weights now, not on the first request
     return qa
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--port", default=8894, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
-@click.option(
-    "--workers",
-    default=ServeConfig.workers,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Questions answered at once (threads).",
-)
-@click.option(
-    "--retriever",
-    default=None,
-    help="The run's own retriever by default; or colbert|bm25|hybrid|bm25+rerank, or a ColBERTv2 URL.",
-)
-@click.option(
-    "--max-batch",
-    default=ServeConfig.max_batch,
-    show_default=True,
-    type=click.IntRange(1, 256),
-    help="Most questions per batch request and prompts per generate call.",
-)
-@click.option(
-    "--timeout",
-    "timeout_s",
-    default=ServeConfig.timeout_s,
-    show_default=True,
-    type=click.FloatRange(min=0.1),
-    help="Seconds before a question is answered 504.",
-)
-@exit_cleanly_on_error
-def main(run_dir: Path, port: int, host: str, workers: int, retriever: str | None, max_batch: int,
-         timeout_s: float) -> None:  # fmt: skip
-    """Serve the distilled program compiled in RUN_DIR at http://HOST:PORT/v1/answer."""
-    config = ServeConfig(workers=workers, max_batch=max_batch, timeout_s=timeout_s)
-    info = {"run": str(run_dir.resolve()), "retriever": retriever or "run's own"}
-    serve_forever(
-        host, port, lambda: create_app(load_service_program(run_dir, retriever, config), config=config, info=info),
-        path="/v1/answer",
-    )  # fmt: skip
-
-
-if __name__ == "__main__":
-    main()

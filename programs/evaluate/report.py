@@ -6,7 +6,7 @@ half-written one. The report dict, built by the evaluator:
     {
       "name": str,                       # run name, shown as the title (optional)
       "systems": {                       # any subset of SYSTEMS, in any order; others come last
-        "teacher_compiled": {...},       # programs.scoring.score_system(records): em, em_ci, f1, f1_ci,
+        "teacher_compiled": {...},       # scoring.score_system(records): em, em_ci, f1, f1_ci,
         ...                              #   rouge_l, bleu (percent), latency_p50_s, latency_p95_s,
       },                                 #   answers_per_s, tokens_*_mean, answer_in_context, errors, ...
       "retrieval": {                     # one entry per retriever (optional):
@@ -14,7 +14,7 @@ half-written one. The report dict, built by the evaluator:
       },                                 #   (fractions 0-1), "mrr@10", "ndcg@10", "latency_ms": {"p50"}
       "models": {role: model id},        # e.g. {"teacher": ..., "student": ..., "retriever": ...}
       "data": {name: sha256},            # hashes of the files evaluated on
-      "worst_questions": [...],          # programs.scoring.worst_questions(student, teacher)
+      "worst_questions": [...],          # scoring.worst_questions(student, teacher)
     }
 
 `report.json` is that dict plus `speed_ratio`: the student's answers per second divided by the
@@ -42,6 +42,7 @@ from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
 from core.atomic import write_json_atomic, write_text_atomic
 
+REPORT_JSON, REPORT_MARKDOWN, REPORT_PAGE = "report.json", "report.md", "index.html"
 SYSTEMS = (
     "teacher_zero_shot",
     "teacher_compiled",
@@ -329,7 +330,7 @@ def write_report(report: dict, out_dir: str | os.PathLike) -> Path:
     full = {**report, "speed_ratio": speed_ratio(report.get("systems", {}))}
     markdown, page = render_markdown(full), render_html(full)
     out_dir = Path(out_dir)
-    write_json_atomic(out_dir / "report.json", full)
-    write_text_atomic(out_dir / "report.md", markdown)
-    write_text_atomic(out_dir / "index.html", page)
+    write_json_atomic(out_dir / REPORT_JSON, full)
+    write_text_atomic(out_dir / REPORT_MARKDOWN, markdown)
+    write_text_atomic(out_dir / REPORT_PAGE, page)
     return out_dir

@@ -11,10 +11,10 @@ directory, the systems a user chooses between and answers the same questions wit
                         keeps the trained format but holds no passages (RAG vs closed-book, honestly);
 - `student_distilled@<retriever>`  the distilled student behind each other retriever the index offers.
 
-Each answer becomes a `programs.scoring.AnswerRecord` (prediction, latency, tokens from the LM's history,
+Each answer becomes a `programs.evaluate.scoring.AnswerRecord` (prediction, latency, tokens from the LM's history,
 retrieved passages); `score_system` turns them into EM/F1/ROUGE-L/BLEU with confidence intervals,
 latency and throughput; `retrieval.metrics.evaluate_retriever` measures each retriever on the gold
-passages; `programs.report.write_report` writes report.json, report.md and index.html.
+passages; `programs.evaluate.report.write_report` writes report.json, report.md and index.html.
 
 With `--data FILE --corpus FILE` the same systems run on any QA split with its own corpus (the real
 HotpotQA/SQuAD samples, say): that corpus is indexed into the ragdistill cache first.
@@ -30,16 +30,16 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import click
 import dspy
 from tqdm import tqdm
 
-from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import BUNDLED_SPLITS, WORLD_DIR, file_sha256, load_corpus, load_examples
-from programs.api import CompiledQA, load_program_state, read_json, run_student_lm, run_teacher_lm
-from programs.rag import build_program
-from programs.report import write_report
-from programs.scoring import AnswerRecord, score_system, worst_questions
+from core.errors import RagdistillError
+from core.log import say
+from data.loaders import file_sha256, load_corpus
+from programs.api import CompiledQA, run_student_lm, run_teacher_lm
+from programs.evaluate.report import write_report
+from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
+from programs.rundir import REPORT_DIR, open_program, program_file, read_run_manifest
 from retrieval.base import Hit, Retriever
 from retrieval.factory import load_retriever
 from retrieval.indexdir import can_serve, read_manifest
@@ -70,14 +70,6 @@ class System:
     retriever: str | None
 
 
-def _program(run_dir: Path, manifest: dict, retriever, state_file: str | None) -> dspy.Module:
-    program = build_program(manifest["program"], retriever, manifest["retriever"].get("k", 5))
-    if state_file is not None:
-        path = run_dir / state_file
-        load_program_state(program, read_json(path, what="saved program"), source=path)
-    return program
-
-
 def build_systems(
     run_dir: Path,
     manifest: dict,
@@ -96,30 +88,33 @@ def build_systems(
     systems = [
         System(
             "teacher_zero_shot",
-            CompiledQA(_program(run_dir, manifest, retrievers[main], None), teacher_lm, adapter),
+            CompiledQA(open_program(run_dir, manifest, retriever=retrievers[main]), teacher_lm, adapter),
             main,
         )
     ]
-    if (run_dir / "teacher_program.json").is_file():
-        program = _program(run_dir, manifest, retrievers[main], "teacher_program.json")
+    if (run_dir / program_file("teacher")).is_file():
+        program = open_program(run_dir, manifest, use="teacher", retriever=retrievers[main])
         systems.append(System("teacher_compiled", CompiledQA(program, teacher_lm, adapter), main))
     student = manifest.get("student")
-    if not student or not (run_dir / "student_program.json").is_file():
-        print(
-            "note: the run has no distilled student (compiled with --no-distill?): student systems skipped",
-            file=sys.stderr,
+    if not student or not (run_dir / program_file("student")).is_file():
+        say(
+            "note: the run has no distilled student (compiled with --no-distill?): student systems skipped", detail=True
         )
         return systems
     base_lm = StudentLM.from_base(resolve_model(student["model_used"]).name_used)
     systems.append(
-        System("student_base", CompiledQA(_program(run_dir, manifest, retrievers[main], None), base_lm, adapter), main)
+        System(
+            "student_base",
+            CompiledQA(open_program(run_dir, manifest, retriever=retrievers[main]), base_lm, adapter),
+            main,
+        )
     )
     student_lm = run_student_lm(run_dir, manifest)
     for name, retriever in [(main, retrievers[main])] + [(n, r) for n, r in retrievers.items() if n != main]:
-        program = _program(run_dir, manifest, retriever, "student_program.json")
+        program = open_program(run_dir, manifest, use="student", retriever=retriever)
         label = "student_distilled" if name == main else f"student_distilled@{name}"
         systems.append(System(label, CompiledQA(program, student_lm, adapter), name))
-    closed = _program(run_dir, manifest, NoRetrieval(), "student_program.json")
+    closed = open_program(run_dir, manifest, use="student", retriever=NoRetrieval())
     systems.append(System(CLOSED_BOOK, CompiledQA(closed, student_lm, adapter), None))
     return systems
 
@@ -180,7 +175,7 @@ def evaluate_run(
     to `run_dir/report`. `threads` is kept for the compile contract; answers are timed one at a time.
     """
     run_dir = Path(run_dir)
-    manifest = read_json(run_dir / "manifest.json", what="run manifest")
+    manifest = read_run_manifest(run_dir)
     if not examples:
         raise RagdistillError("no questions to evaluate")
     index_dir = Path(index_dir or manifest["retriever"]["index_dir"])
@@ -192,8 +187,8 @@ def evaluate_run(
         for system in build_systems(run_dir, manifest, opened, teacher_lm=teacher_lm):
             records[system.name], wall = answer_all(system, examples)
             systems[system.name] = score_system(records[system.name], wall_s=wall)
-            print(f"    {system.name:36} EM {systems[system.name]['em']:5.1f}  F1 {systems[system.name]['f1']:5.1f}",
-                  file=sys.stderr)  # fmt: skip
+            say(f"{system.name:36} EM {systems[system.name]['em']:5.1f}  F1 {systems[system.name]['f1']:5.1f}",
+                detail=True)  # fmt: skip
     retrieval = {name: evaluate_retriever(retriever, examples) for name, retriever in opened.items()
                  if any(example.gold_pids for example in examples)}  # fmt: skip
     student = manifest.get("student") or {}
@@ -212,13 +207,13 @@ def evaluate_run(
     }
     if "student_distilled" in records and "teacher_compiled" in records:
         report["worst_questions"] = worst_questions(records["student_distilled"], records["teacher_compiled"])
-    write_report(report, Path(report_dir or run_dir / "report"))
+    write_report(report, Path(report_dir or run_dir / REPORT_DIR))
     return report
 
 
 def index_for_corpus(corpus_path: Path, retrievers: tuple[str, ...]) -> Path:
     """An index of `corpus_path` in the ragdistill cache (built once per corpus content)."""
-    from engine.models import cache_dir
+    from core.cache import cache_dir
     from retrieval.build import ensure_index
     from retrieval.indexdir import corpus_sha256
 
@@ -226,49 +221,3 @@ def index_for_corpus(corpus_path: Path, retrievers: tuple[str, ...]) -> Path:
     index_dir = cache_dir() / "indexes" / corpus_sha256(passages)[:16]
     ensure_index(passages, index_dir, retrievers)
     return index_dir
-
-
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("run_dir", type=click.Path(path_type=Path))
-@click.option("--split", default="test", show_default=True, help="Bundled split to evaluate on (train, dev, test).")
-@click.option("--data", "data_path", type=click.Path(path_type=Path), help="Any JSONL/CSV QA file instead of --split.")
-@click.option("--corpus", type=click.Path(path_type=Path), help="The corpus --data's gold passages point into.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Evaluate the first N questions only.")
-@click.option(
-    "--out", "report_dir", type=click.Path(path_type=Path), help="Report directory [default: RUN_DIR/report]."
-)
-@click.option(
-    "--retrievers",
-    default=",".join(DEFAULT_RETRIEVERS),
-    show_default=True,
-    help="Retrievers to compare (colbert, bm25, hybrid, bm25+rerank), where the index has them.",
-)
-@exit_cleanly_on_error
-def main(run_dir: Path, split: str, data_path: Path | None, corpus: Path | None, limit: int | None,
-         report_dir: Path | None, retrievers: str) -> None:  # fmt: skip
-    """Evaluate the compiled run RUN_DIR and write RUN_DIR/report/ (report.json, report.md, index.html)."""
-    from finetune.adapter import StudentAdapter
-
-    wanted = tuple(name.strip() for name in retrievers.split(",") if name.strip())
-    unknown = set(wanted) - {"colbert", "bm25", "hybrid", "bm25+rerank"}
-    if unknown:
-        raise RagdistillError(f"unknown retriever(s) {', '.join(sorted(unknown))}")
-    if not (run_dir / "manifest.json").is_file():
-        raise RagdistillError(f"{run_dir} is not a run directory (no manifest.json): compile one with programs.compile")
-    if data_path is None and split not in BUNDLED_SPLITS:
-        raise RagdistillError(f"unknown split {split!r}: choose one of {', '.join(BUNDLED_SPLITS)} or pass --data")
-    source = data_path or WORLD_DIR / f"{split}.jsonl"
-    examples = load_examples(source, limit=limit)
-    index_dir = index_for_corpus(corpus, wanted) if corpus else None
-    data_files = {"questions": str(source), **({"corpus": str(corpus)} if corpus else {})}
-    with dspy.context(adapter=StudentAdapter()):
-        report = evaluate_run(
-            run_dir, examples, retrievers=wanted, index_dir=index_dir, data_files=data_files, report_dir=report_dir
-        )
-    for name, metrics in report["systems"].items():
-        click.echo(f"{name:36} EM {metrics['em']:5.1f}  F1 {metrics['f1']:5.1f}  p50 {metrics['latency_p50_s']:.3f}s")
-    click.echo(f"report: {Path(report_dir or run_dir / 'report') / 'index.html'}")
-
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,107 @@
+"""The settings of a compile run (`CompileConfig`, the CLI is generated from it) and their validation.
+
+Choices with a fixed list (`program`, `retriever`, `targets`) are `Literal` types, checked when the config
+is built; `validate` checks the rest (optimizer names against the registry, k, the teacher spec, sizes)
+before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from core.cli import check_choices
+from core.errors import RagdistillError
+from data.loaders import WORLD_CORPUS
+from engine.models import DEFAULT_STUDENT
+from optimizers import TEACHER_OPTIMIZERS
+from optimizers.distill import Targets
+from retrieval.indexdir import RetrieverName
+
+
+@dataclass
+class CompileConfig:
+    """Every setting of a compile run; the CLI mirrors these fields and the manifest records them."""
+
+    name: str = "world"
+    """Run name: outputs go to `<out>/<name>/`."""
+    out: str = "runs"
+    """Directory holding run directories."""
+    program: Literal["rag", "multihop"] = "rag"
+    """Program to compile: `rag` (retrieve, then answer) or `multihop` (two retrieval hops)."""
+    optimizer: str = "bootstrap"
+    """Teacher-side optimizers, comma-separated, applied in order: none, fewshot, bootstrap, random_search, mipro."""
+    distill: bool = True
+    """Distil the compiled teacher into the LoRA student (the BootstrapFinetune bridge)."""
+    teacher: str = "smollm2"
+    """Teacher LM: a LiteLLM model string (`openai/gpt-4o-mini`, `ollama_chat/llama3.1`), `smollm2` or a local dir."""
+    api_base: str | None = None
+    """Base URL of an OpenAI-compatible server for the teacher (LiteLLM `api_base`)."""
+    student: str = DEFAULT_STUDENT
+    """Student base model: a HF hub id, a local dir, `tiny-t5` or `smollm2` (fallback when t5-small is absent)."""
+    targets: Targets = "both"
+    """Where student targets come from: `traces` (teacher outputs that pass the metric), `gold`, or `both`."""
+    retriever: RetrieverName = "colbert"
+    """Retriever over the index: colbert, bm25, hybrid or bm25+rerank."""
+    k: int = 5
+    """Passages retrieved per search."""
+    corpus: str = str(WORLD_CORPUS)
+    """Corpus (JSONL/TSV with pid, title, text) to index and search."""
+    index_dir: str = "indexes/world"
+    """Index directory (built there if missing)."""
+    train: str = "train"
+    """Training questions: a bundled split name, a JSONL/CSV file or a Hugging Face dataset."""
+    dev: str = "dev"
+    """Validation questions (used by random search and MIPROv2)."""
+    test: str = "test"
+    """Test questions for the report (never used for optimization)."""
+    train_size: int = 100
+    """Training questions the teacher answers for distillation (each yields a teacher or a gold target)."""
+    trace_size: int = 24
+    """Training questions the teacher-side optimizers bootstrap demos from (teacher calls are the slow part)."""
+    dev_size: int = 20
+    """Validation questions used by the teacher-side optimizers."""
+    test_size: int = 40
+    """Test questions in the report."""
+    epochs: float = 3.0
+    """Student training epochs."""
+    batch_size: int = 8
+    """Student training batch size."""
+    learning_rate: float | None = None
+    """Student learning rate (default: per model family, see finetune.lora.LoRATrainConfig)."""
+    train_minutes: float = 4.0
+    """Wall-clock cap on student training, in minutes (0: no cap)."""
+    threads: int = 2
+    """Parallel LM calls during bootstrapping and evaluation."""
+    seed: int = 0
+    """Random seed (sampling of questions, training)."""
+    resume: bool = False
+    """Skip stages an earlier run of the same name finished."""
+    skip_bad_rows: bool = False
+    """Skip malformed data rows (counted in a warning) instead of stopping."""
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+
+    @property
+    def run_dir(self) -> Path:
+        return Path(self.out) / self.name
+
+    def optimizers(self) -> list[str]:
+        return [name.strip() for name in self.optimizer.split(",") if name.strip()]
+
+
+def validate(config: CompileConfig) -> None:
+    """Reject bad settings with one clear line before anything is written."""
+    from engine.teacher import check_teacher_spec
+    from retrieval.base import check_k
+
+    for name in config.optimizers():
+        if name not in TEACHER_OPTIMIZERS:
+            raise RagdistillError(f"unknown optimizer {name!r}: choose from {', '.join(TEACHER_OPTIMIZERS)}")
+    check_k(config.k)
+    check_teacher_spec(config.teacher, api_base=config.api_base)
+    for size in ("train_size", "trace_size", "dev_size", "test_size"):
+        if getattr(config, size) < 1:
+            raise RagdistillError(f"--{size.replace('_', '-')} must be at least 1")

@@ -1,0 +1,77 @@
+"""The compile pipeline behind `python -m programs.compile`: the whole mission, the one place wiring every package.
+
+Stages, each recorded in `runs/<name>/manifest.json` when it finishes (so `--resume` skips it):
+1. `index`   — the retriever's index over the corpus (built if missing, reused when its corpus hash matches);
+2. `teacher` — the program (`rag` or `multihop`) run by the teacher LM and compiled by the teacher-side
+               optimizers (`--optimizer`, e.g. `bootstrap`), saved as `teacher_program.json`;
+3. `student` — `optimizers.distill.Distill`: the real `dspy.BootstrapFinetune` distils the compiled
+               teacher's traces (and/or gold answers) into a LoRA student, saved as `student/` +
+               `student_program.json`;
+4. `report`  — every system evaluated on the test split (`programs.evaluate`), written to `report/`.
+
+The settings are `programs.compile.config`, the run directory format `programs.rundir`, the stages
+`programs.compile.stages`, the command line `programs/compile/__main__.py`.
+
+With no arguments it runs offline on the bundled fictional world with the offline teacher and student.
+Bad input (unknown program/optimizer/teacher, unreadable data, missing index) is rejected before
+`runs/<name>/` is created; each artifact is written atomically, so an interrupted run leaves only whole
+stages behind. Simplification: stages run in order in one process; there is no partial-stage resume.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from dataclasses import asdict
+
+from core.log import say
+from data.loaders import file_sha256, load_corpus, load_examples
+from programs.compile.config import CompileConfig, validate
+from programs.compile.stages import index_stage, report_stage, student_stage, teacher_stage
+from programs.rundir import Run
+
+STAGES = ("index", "teacher", "student", "report")
+
+
+def compile_run(config: CompileConfig) -> dict:
+    """Run every stage not yet done; returns the report summary (the `systems` table)."""
+    import dspy
+
+    from finetune.adapter import StudentAdapter
+
+    validate(config)
+    random.seed(config.seed)
+    say(f"loading data (train={config.train}, dev={config.dev}, test={config.test})")
+    corpus = load_corpus(config.corpus, skip_bad_rows=config.skip_bad_rows)
+    rows = dict(skip_bad_rows=config.skip_bad_rows)
+    trainset = load_examples(config.train, limit=config.train_size, **rows)
+    devset = load_examples(config.dev, limit=config.dev_size, **rows)
+    testset = load_examples(config.test, limit=config.test_size, **rows)
+    run = Run(config.run_dir)
+    run.open(resume=config.resume, name=config.name, program=config.program, settings=asdict(config))
+    run.manifest["data"] = {
+        "corpus": {"path": config.corpus, "sha256": file_sha256(config.corpus), "passages": len(corpus)},
+        **{
+            split: {"source": getattr(config, split), "questions": len(examples)}
+            for split, examples in (("train", trainset), ("dev", devset), ("test", testset))
+        },
+    }
+    stages = {
+        "index": lambda: index_stage(run, config, corpus),
+        "teacher": lambda: teacher_stage(run, config, trainset, devset),
+        "student": lambda: student_stage(run, config, trainset),
+        "report": lambda: report_stage(run, config, testset),
+    }
+    # One adapter for every LM: the flat student prompt for students, ChatAdapter (no JSON retry) for teachers.
+    with dspy.context(adapter=StudentAdapter()):
+        for stage in STAGES:
+            if stage == "student" and not config.distill:
+                continue
+            if run.done(stage):
+                say(f"{stage}: done in an earlier run, skipped (--resume)")
+                continue
+            say(f"stage {stage}")
+            started = time.perf_counter()
+            entries = stages[stage]()
+            run.finish(stage, time.perf_counter() - started, **entries)
+    return run.manifest

@@ -1,0 +1,132 @@
+"""The stages of `python -m programs.compile`, one function each.
+
+Each stage takes the `Run` (run directory + manifest), the settings and the data it needs, writes its
+artifacts atomically into the run directory, and returns the manifest entries it adds. Stages read what
+earlier stages left in the run directory, never in-memory state, so `--resume` can start at any of them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dspy
+
+from core.log import say
+from data.loaders import Passage
+from optimizers import make_optimizer
+from optimizers.metrics import short_answer_exact_match
+from programs.compile.config import CompileConfig
+from programs.evaluate.report import REPORT_PAGE
+from programs.rundir import REPORT_DIR, STUDENT_DIR, Run, open_program, program_file, save_program
+from retrieval.build import ensure_index
+
+
+def index_stage(run: Run, config: CompileConfig, corpus: list[Passage]) -> dict:
+    """Build the index the retriever needs, or reuse one built from the same corpus."""
+    manifest = ensure_index(corpus, config.index_dir, config.retriever)
+    return {"retriever": retriever_entry(config, manifest)}
+
+
+def retriever_entry(config: CompileConfig, index_manifest: dict) -> dict:
+    """The manifest's `retriever` entry: what `programs.api.load_program` needs to search again."""
+    return {
+        "name": config.retriever,
+        "index_dir": str(Path(config.index_dir).resolve()),
+        "k": config.k,
+        "checkpoint": index_manifest.get("checkpoint"),
+    }
+
+
+def teacher_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example], devset: list[dspy.Example]) -> dict:
+    """Compile the program with the teacher LM through each teacher-side optimizer, in order."""
+    from engine.teacher import make_teacher
+
+    teacher_lm = make_teacher(config.teacher, api_base=config.api_base)
+    program = open_program(run.dir, run.manifest)
+    program.set_lm(teacher_lm)
+    traces = trainset[: config.trace_size]
+    for name in config.optimizers():
+        say(f"optimizer {name}: {len(traces)} training questions, {len(devset)} validation questions", detail=True)
+        optimizer = make_optimizer(name, short_answer_exact_match)
+        # DSPy's optimizers run fresh copies of the program whose predictors have no LM: the context LM answers.
+        with dspy.context(lm=teacher_lm, num_threads=config.threads):
+            program = optimizer.compile(program, trainset=traces, teacher=None, valset=devset)
+    demos = sum(len(predictor.demos) for predictor in program.predictors())
+    save_program(program, run.dir / program_file("teacher"))
+    return {
+        "teacher": {
+            "spec": config.teacher,
+            "api_base": config.api_base,
+            "model_used": teacher_lm.model,
+            "demos": demos,
+            "optimizers": config.optimizers(),
+        }
+    }
+
+
+def compiled_teacher(run: Run, config: CompileConfig) -> dspy.Module:
+    """The compiled teacher program saved by the teacher stage, answering with the teacher LM."""
+    from engine.teacher import make_teacher
+
+    program = open_program(run.dir, run.manifest, use="teacher")
+    program.set_lm(make_teacher(config.teacher, api_base=config.api_base))
+    return program
+
+
+def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example]) -> dict:
+    """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`)."""
+    from engine.models import resolve_model
+    from finetune.lm import StudentLM, anchor_students
+    from optimizers.distill import Distill
+
+    resolved = resolve_model(config.student)
+    if resolved.note:
+        say(f"note: {resolved.note}", detail=True)
+    train_kwargs = {
+        "output_dir": str((run.dir / STUDENT_DIR).resolve()),
+        "epochs": config.epochs,
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "time_budget_s": config.train_minutes * 60 or None,
+        "seed": config.seed,
+        "progress": True,
+    }
+    distill = Distill(
+        short_answer_exact_match,
+        student_lm=StudentLM.from_base(resolved.name_used),
+        targets=config.targets,
+        train_kwargs=train_kwargs,
+        num_threads=config.threads,
+    )
+    say(
+        f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains",
+        detail=True,
+    )
+    student = distill.compile(
+        open_program(run.dir, run.manifest), trainset=trainset, teacher=compiled_teacher(run, config)
+    )
+    anchor_students(student, run.dir)
+    save_program(student, run.dir / program_file("student"))
+    say(f"student trained on {distill.stats}", detail=True)
+    return {
+        "student": {
+            "spec": config.student,
+            "model_used": resolved.name_used,
+            "family": resolved.family,
+            "note": resolved.note,
+            "adapter_dir": STUDENT_DIR,
+        },
+        "targets": {"mode": config.targets, **distill.stats},
+    }
+
+
+def report_stage(run: Run, config: CompileConfig, testset: list[dspy.Example]) -> dict:
+    """Evaluate every system on the test questions and write `report/`."""
+    from programs.evaluate.evaluation import evaluate_run
+
+    report = evaluate_run(run.dir, testset, threads=config.threads)
+    systems = {
+        name: {key: metrics[key] for key in ("em", "f1", "latency_p50_s", "answers_per_s")}
+        for name, metrics in report["systems"].items()
+    }
+    return {"report": {"path": str(run.dir / REPORT_DIR / REPORT_PAGE), "systems": systems}}

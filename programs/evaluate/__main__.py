@@ -1,0 +1,81 @@
+"""`python -m programs.evaluate runs/<name>`: evaluate a run and write its report (options from `EvaluateConfig`).
+
+Progress lines go to stderr; stdout gets one line per system and the report's path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import click
+import dspy
+
+from core.cli import check_choices, dataclass_options
+from core.errors import RagdistillError, exit_cleanly_on_error
+from data.loaders import WORLD_DIR, load_examples
+from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
+from programs.evaluate.report import REPORT_PAGE
+from programs.rundir import MANIFEST_FILE, REPORT_DIR
+from retrieval.indexdir import RETRIEVER_NAMES
+
+
+@dataclass
+class EvaluateConfig:
+    """What to evaluate a run on, and where the report goes."""
+
+    split: Literal["train", "dev", "test"] = "test"
+    """Bundled split to evaluate on."""
+    data: str | None = None
+    """Any JSONL/CSV QA file instead of --split."""
+    corpus: str | None = None
+    """The corpus --data's gold passages point into (indexed into the ragdistill cache once)."""
+    limit: int | None = None
+    """Evaluate the first N questions only."""
+    out: str | None = None
+    """Report directory [default: RUN_DIR/report]."""
+    retrievers: str = ",".join(DEFAULT_RETRIEVERS)
+    """Retrievers to compare (colbert, bm25, hybrid, bm25+rerank), where the index has them."""
+
+    def __post_init__(self) -> None:
+        check_choices(self)
+        unknown = set(self.retriever_names()) - set(RETRIEVER_NAMES)
+        if unknown:
+            raise RagdistillError(f"unknown retriever(s) {', '.join(sorted(unknown))}")
+        if self.limit is not None and self.limit < 1:
+            raise RagdistillError(f"--limit must be at least 1, got {self.limit}")
+
+    def retriever_names(self) -> tuple[str, ...]:
+        return tuple(name.strip() for name in self.retrievers.split(",") if name.strip())
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@dataclass_options(EvaluateConfig)
+@exit_cleanly_on_error
+def main(run_dir: Path, **options) -> None:
+    """Evaluate the compiled run RUN_DIR and write RUN_DIR/report/ (report.json, report.md, index.html)."""
+    from finetune.adapter import StudentAdapter
+
+    config = EvaluateConfig(**options)
+    if not (run_dir / MANIFEST_FILE).is_file():
+        raise RagdistillError(f"{run_dir} is not a run directory (no manifest.json): compile one with programs.compile")
+    wanted = config.retriever_names()
+    source = Path(config.data) if config.data else WORLD_DIR / f"{config.split}.jsonl"
+    examples = load_examples(source, limit=config.limit)
+    corpus = Path(config.corpus) if config.corpus else None
+    index_dir = index_for_corpus(corpus, wanted) if corpus else None
+    data_files = {"questions": str(source), **({"corpus": str(corpus)} if corpus else {})}
+    report_dir = Path(config.out) if config.out else run_dir / REPORT_DIR
+    with dspy.context(adapter=StudentAdapter()):
+        report = evaluate_run(
+            run_dir, examples, retrievers=wanted, index_dir=index_dir, data_files=data_files, report_dir=report_dir
+        )
+    for name, metrics in report["systems"].items():
+        click.echo(f"{name:36} EM {metrics['em']:5.1f}  F1 {metrics['f1']:5.1f}  p50 {metrics['latency_p50_s']:.3f}s")
+    click.echo(f"report: {report_dir / REPORT_PAGE}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""`python -m programs.serve runs/<name>`: serve a compiled run over HTTP (options generated from `ServeConfig`).
+
+The port is bound before the model loads, so "port in use" is reported at once; bad input is one line on
+stderr and exit status 2.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from core.cli import dataclass_options
+from core.errors import exit_cleanly_on_error
+from programs.serve.service import ServeConfig, create_app, load_service_program
+from retrieval.server import serve_forever
+
+
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@click.argument("run_dir", type=click.Path(path_type=Path))
+@dataclass_options(ServeConfig)
+@exit_cleanly_on_error
+def main(run_dir: Path, **options) -> None:
+    """Serve the distilled program compiled in RUN_DIR at http://HOST:PORT/v1/answer."""
+    config = ServeConfig(**options)
+    info = {"run": str(run_dir.resolve()), "retriever": config.retriever or "run's own"}
+    serve_forever(
+        config.host, config.port, lambda: create_app(load_service_program(run_dir, config), config=config, info=info),
+        path="/v1/answer",
+    )  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()

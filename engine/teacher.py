@@ -15,10 +15,14 @@ comes out empty (the model opened it with `[#]`, `{context}`, a code fence or a 
 generated once more with every token that does not start with a letter or digit banned as its first token.
 A prompt without that instruction gets one free-form greedy completion.
 
-Deliberate simplifications: decoding is always greedy (temperature is ignored), one request runs at a
-time (a lock around generation; DSPy's parallel calls queue rather than batch), and the weights load on
+The engine is an `engine.local.LocalEngine`: concurrent requests (DSPy's `num_threads` workers) run as one
+batch, field by field: round r writes the r-th field of every request at once, each row stopping at its own
+stop string, and the empty values of a round are generated again together.
+
+Deliberate simplifications: decoding is always greedy (temperature is ignored), and the weights load on
 the first call. DSPy's response cache stays on, which is safe because the LM's model id carries a
-fingerprint of the weights, the token cap and the decoding scheme: different weights never share entries.
+fingerprint of the weights, the token cap, the decoding scheme and the backend: different weights or
+numerics never share entries.
 """
 
 from __future__ import annotations
@@ -26,18 +30,23 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 import dspy
-from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
+from dspy.lm15 import Request
 
 from core.errors import RagdistillError
+from engine.backends import Backend, Generation
+from engine.ct2 import cached_conversion_dir, dir_fingerprint, open_backend
+from engine.local import LocalEngine, request_text
 from engine.models import SMOLLM2, load_hf_model, resolve_model
 
 OFFLINE_TEACHER = SMOLLM2
 DECODING_SCHEME = "field-guided-v2"
 STOP_STRINGS = ("[[", "[#", "\n")
+TEACHER_BACKEND = "transformers"
+"""The local teacher's default backend (measured in benchmarks/engine.py)."""
 # The model often writes a value like an item of DSPy's numbered context list: `[2] **Name**`.
 _LIST_NUMBER = re.compile(r"^\[\d+\]\s*")
 
@@ -60,121 +69,99 @@ def clean_value(text: str) -> str:
     return _LIST_NUMBER.sub("", text.strip()).strip('*" ')
 
 
-class LocalChatEngine:
-    """A DSPy engine (`complete(Request) -> Response`) running a local causal chat model with field-guided decoding."""
+@dataclass(frozen=True)
+class ChatJob:
+    """One request for the teacher: its chat prompt, the fields to write (none: free text) and the token cap."""
 
-    def __init__(self, model_dir: str, max_new_tokens: int = 64):
+    prompt: str
+    fields: tuple[str, ...]
+    cap: int
+
+
+class LocalChatEngine(LocalEngine):
+    """A local causal chat model answering DSPy requests with field-guided decoding, batched (`engine.local`)."""
+
+    def __init__(self, model_dir: str, max_new_tokens: int = 64, **engine_settings):
+        super().__init__(**engine_settings)
         self.model_dir = str(model_dir)
         self.max_new_tokens = max_new_tokens
-        self._lock = threading.Lock()
-        self._model = None
-        self._tokenizer = None
-        self._not_a_value_start: list[int] = []
 
-    def __deepcopy__(self, memo: dict) -> LocalChatEngine:
-        # Programs are deep-copied often (optimizers); copies share one loaded model instead of failing on the lock.
-        return self
-
-    def _loaded(self):
-        """(model, tokenizer), loaded on first use; call with the lock held."""
-        if self._model is None:
-            resolved = resolve_model(self.model_dir, role="teacher")
-            self._model, self._tokenizer = load_hf_model(resolved)
-            pieces = self._tokenizer.batch_decode([[token_id] for token_id in range(len(self._tokenizer))])
-            self._not_a_value_start = [i for i, piece in enumerate(pieces) if not piece.strip()[:1].isalnum()]
-        return self._model, self._tokenizer
-
-    def _generate(
-        self, prompt: str, max_new_tokens: int, *, field_value: bool, alnum_start: bool = False
-    ) -> tuple[str, int, int]:
-        """Greedy continuation of `prompt`: (text, prompt tokens, new tokens).
-
-        A field value ends at a stop string (free text at eos); with `alnum_start` it starts with a letter or digit.
-        """
-        model, tokenizer = self._loaded()
-        inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
-        output = model.generate(
-            **inputs,
-            begin_suppress_tokens=self._not_a_value_start if alnum_start else None,
-            stop_strings=list(STOP_STRINGS) if field_value else None,
-            do_sample=False,
-            temperature=None,
-            top_p=None,
-            top_k=None,
-            max_new_tokens=max_new_tokens,
-            tokenizer=tokenizer,
-            pad_token_id=tokenizer.pad_token_id,
-        )
-        new_tokens = output[0, inputs["input_ids"].shape[1] :]
-        return tokenizer.decode(new_tokens, skip_special_tokens=True), inputs["input_ids"].shape[1], len(new_tokens)
-
-    def _field_value(self, prompt: str, max_new_tokens: int) -> tuple[str, int, int]:
-        """One cleaned field value, generated again with a letter or digit first when it comes out empty."""
-        value, input_tokens, output_tokens = self._generate(prompt, max_new_tokens, field_value=True)
-        if not clean_value(value):
-            value, more_input, more_output = self._generate(prompt, max_new_tokens, field_value=True, alnum_start=True)
-            input_tokens, output_tokens = input_tokens + more_input, output_tokens + more_output
-        return clean_value(value), input_tokens, output_tokens
-
-    def _chat_prompt(self, request: Request) -> str:
-        """The request rendered with the model's chat template, ending where the assistant starts."""
-        messages = []
-        if request.system is not None:
-            system = request.system if isinstance(request.system, str) else "".join(p.text for p in request.system)
-            messages.append({"role": "system", "content": system})
-        messages.extend({"role": m.role, "content": m.text or ""} for m in request.messages)
-        _, tokenizer = self._loaded()
-        return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-    def complete(self, request: Request) -> Response:
-        """Answer one request: write each requested field's marker, generate its value, close the output."""
-        cap = min(self.max_new_tokens, request.config.max_tokens or self.max_new_tokens)
-        with self._lock:
-            prompt = self._chat_prompt(request)
-            fields = requested_output_fields(request.messages[-1].text or "")
-            input_tokens = output_tokens = 0
-            if not fields:
-                text, input_tokens, output_tokens = self._generate(prompt, cap, field_value=False)
-                text = text.strip()
-            else:
-                text = ""
-                for name in fields:
-                    text += f"[[ ## {name} ## ]]\n"
-                    value, prompt_tokens, new_tokens = self._field_value(prompt + text, cap)
-                    text += value + "\n\n"
-                    input_tokens += prompt_tokens
-                    output_tokens += new_tokens
-                text += "[[ ## completed ## ]]"
-        return Response(
-            id=None,
-            model=request.model,
-            message=Message.assistant([TextPart(text)]),
-            finish_reason="stop",
-            usage=Usage(input_tokens=input_tokens, output_tokens=output_tokens),
-        )
-
-    def stream(self, request: Request):
-        """The whole response as one stream of events (no token streaming)."""
-        return response_to_events(self.complete(request))
-
-    def close(self) -> None:
-        """Nothing to close: the weights stay loaded as long as the engine lives."""
-
-    def dump_state(self) -> dict:
-        """What `load_state` needs to rebuild this engine (saved with a program's LM)."""
+    def settings(self) -> dict:
         return {"model_dir": self.model_dir, "max_new_tokens": self.max_new_tokens}
 
-    @classmethod
-    def load_state(cls, state: dict) -> LocalChatEngine:
-        """Rebuild an engine from `dump_state` output."""
-        return cls(**state)
+    def load_backend(self) -> Backend:
+        resolved = resolve_model(self.model_dir, role="teacher")
+        return open_backend(
+            self.backend,
+            self.compute_type,
+            family="causal",
+            load_hf=lambda: load_hf_model(resolved),
+            ct2_dir=cached_conversion_dir(resolved.path),
+            inputs={"base": dir_fingerprint(resolved.path)},
+        )
+
+    def job(self, request: Request, backend: Backend) -> ChatJob:
+        """The chat prompt (ending where the assistant starts), the requested fields and the cap."""
+        system, messages = request_text(request)
+        chat = ([{"role": "system", "content": system}] if system is not None else []) + messages
+        prompt = backend.tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+        cap = min(self.max_new_tokens, request.config.max_tokens or self.max_new_tokens)
+        return ChatJob(prompt, tuple(requested_output_fields(messages[-1]["content"])), cap)
+
+    def run_jobs(self, backend: Backend, jobs: list[ChatJob]) -> list[tuple[str, int, int]]:
+        """Free-text jobs in one batch; field jobs in rounds, round r writing every job's r-th field at once."""
+        texts = [""] * len(jobs)
+        usage = [[0, 0] for _ in jobs]
+        free = [row for row, job in enumerate(jobs) if not job.fields]
+        free_text = _generate(backend, [jobs[r].prompt for r in free], [jobs[r].cap for r in free])
+        for row, generation in zip(free, free_text, strict=True):
+            texts[row] = generation.text.strip()
+            usage[row] = [generation.input_tokens, generation.output_tokens]
+        for round_ in range(max((len(job.fields) for job in jobs), default=0)):
+            rows = [row for row, job in enumerate(jobs) if round_ < len(job.fields)]
+            for row in rows:
+                texts[row] += f"[[ ## {jobs[row].fields[round_]} ## ]]\n"
+            prompts, caps = [jobs[r].prompt + texts[r] for r in rows], [jobs[r].cap for r in rows]
+            for row, (value, tokens_in, tokens_out) in zip(rows, _field_values(backend, prompts, caps), strict=True):
+                texts[row] += value + "\n\n"
+                usage[row][0] += tokens_in
+                usage[row][1] += tokens_out
+        for row, job in enumerate(jobs):
+            if job.fields:
+                texts[row] += "[[ ## completed ## ]]"
+        return [(text, tokens_in, tokens_out) for text, (tokens_in, tokens_out) in zip(texts, usage, strict=True)]
 
 
-def _model_id(model_dir: Path, max_new_tokens: int) -> str:
-    """`local/<dir name>-<fingerprint>`: the fingerprint changes with the weights, the cap and the decoding."""
-    weights = sorted(model_dir.glob("*.safetensors"))
-    facts = [str(model_dir), DECODING_SCHEME, str(max_new_tokens)]
-    facts += [f"{w.name}:{w.stat().st_size}:{w.stat().st_mtime_ns}" for w in weights]
+def _generate(backend: Backend, prompts: list[str], caps: list[int], **options) -> list[Generation]:
+    """`backend.generate` over prompts whose token caps may differ (one call per distinct cap)."""
+    results: list[Generation | None] = [None] * len(prompts)
+    for cap in sorted(set(caps)):
+        rows = [row for row, row_cap in enumerate(caps) if row_cap == cap]
+        for row, generation in zip(rows, backend.generate([prompts[r] for r in rows], cap, **options), strict=True):
+            results[row] = generation
+    return results  # type: ignore[return-value]
+
+
+def _field_values(backend: Backend, prompts: list[str], caps: list[int]) -> list[tuple[str, int, int]]:
+    """(cleaned value, input tokens, output tokens) per prompt; empty values are generated once more, together,
+    with a letter or digit as their first token."""
+    first = _generate(backend, prompts, caps, stop_strings=STOP_STRINGS)
+    values = [(clean_value(g.text), g.input_tokens, g.output_tokens) for g in first]
+    retry = [row for row, (value, _, _) in enumerate(values) if not value]
+    if retry:
+        again = _generate(backend, [prompts[r] for r in retry], [caps[r] for r in retry], stop_strings=STOP_STRINGS,
+                          alnum_start=True)  # fmt: skip
+        for row, generation in zip(retry, again, strict=True):
+            _, tokens_in, tokens_out = values[row]
+            values[row] = (clean_value(generation.text), tokens_in + generation.input_tokens,
+                           tokens_out + generation.output_tokens)  # fmt: skip
+    return values
+
+
+def _model_id(model_dir: Path, max_new_tokens: int, backend: str, compute_type: str) -> str:
+    """`local/<dir name>-<fingerprint>`: the fingerprint changes with the weights, the cap, the decoding and the
+    backend's numerics."""
+    facts = [DECODING_SCHEME, str(max_new_tokens), backend, compute_type, *dir_fingerprint(model_dir)]
     return f"local/{model_dir.name}-{hashlib.sha256('|'.join(facts).encode()).hexdigest()[:10]}"
 
 
@@ -185,11 +172,20 @@ class LocalChatLM(dspy.LM):
         super().__init__(model, engine=engine, **kwargs)
 
     @classmethod
-    def from_dir(cls, model_dir: str | Path, *, max_new_tokens: int = 64, cache: bool = True) -> LocalChatLM:
-        """A teacher LM for the causal chat model in `model_dir`."""
+    def from_dir(
+        cls,
+        model_dir: str | Path,
+        *,
+        max_new_tokens: int = 64,
+        cache: bool = True,
+        backend: str = TEACHER_BACKEND,
+        compute_type: str = "auto",
+    ) -> LocalChatLM:
+        """A teacher LM for the causal chat model in `model_dir`, generating on `backend` (see `engine.ct2`)."""
         model_dir = Path(model_dir).resolve()
-        engine = LocalChatEngine(str(model_dir), max_new_tokens=max_new_tokens)
-        return cls(_model_id(model_dir, max_new_tokens), engine=engine, cache=cache)
+        engine = LocalChatEngine(str(model_dir), max_new_tokens=max_new_tokens, backend=backend,
+                                 compute_type=compute_type)  # fmt: skip
+        return cls(_model_id(model_dir, max_new_tokens, backend, compute_type), engine=engine, cache=cache)
 
 
 def _has_chat_template(model_dir: Path) -> bool:
@@ -204,10 +200,19 @@ def _looks_like_path(spec: str) -> bool:
     return spec.startswith(("/", "./", "../", "~")) or Path(spec).expanduser().exists()
 
 
-def make_teacher(spec: str, *, api_base: str | None = None, max_new_tokens: int = 64, cache: bool = True) -> dspy.LM:
+def make_teacher(
+    spec: str,
+    *,
+    api_base: str | None = None,
+    max_new_tokens: int = 64,
+    cache: bool = True,
+    backend: str = TEACHER_BACKEND,
+    compute_type: str = "auto",
+) -> dspy.LM:
     """A teacher LM: a LiteLLM model string ("provider/model"), "smollm2", or a local causal model directory.
 
-    `api_base` applies to LiteLLM models only; `max_new_tokens` caps each field a local model writes.
+    `api_base` applies to LiteLLM models only; `max_new_tokens` caps each field a local model writes, and
+    `backend`/`compute_type` choose how a local model generates (`engine.ct2.open_backend`).
     """
     if check_teacher_spec(spec, api_base=api_base) == "local":
         resolved = resolve_model(spec, role="teacher")
@@ -215,7 +220,9 @@ def make_teacher(spec: str, *, api_base: str | None = None, max_new_tokens: int 
             raise RagdistillError(f"teacher '{spec}' is a {resolved.family} model; a local teacher must be causal")
         if not _has_chat_template(resolved.path):
             raise RagdistillError(f"teacher '{spec}' has no chat template; a local teacher must be a chat model")
-        return LocalChatLM.from_dir(resolved.path, max_new_tokens=max_new_tokens, cache=cache)
+        return LocalChatLM.from_dir(
+            resolved.path, max_new_tokens=max_new_tokens, cache=cache, backend=backend, compute_type=compute_type
+        )
     return dspy.LM(spec, api_base=api_base, cache=cache)
 
 

@@ -1,9 +1,13 @@
 """The trained student served as a DSPy LM: `StudentLM` (a named `dspy.LM`) running a `StudentEngine` in-process.
 
-The engine loads the base model (`engine.models.load_hf_model`) and, when there is one, the trained
-directory on top of it — a peft adapter, merged into the weights for faster generation, or a fully
-fine-tuned model — once, on first use. `generate(prompts)` answers a batch (greedy, or beam search with
-`num_beams`); DSPy's `complete(Request)` answers one request through it.
+`StudentEngine` is an `engine.local.LocalEngine`: it loads the base model and, when there is one, the
+trained directory on top of it — a peft adapter, merged into the weights, or a fully fine-tuned model —
+once, on first use, onto the backend chosen by `backend`/`compute_type` (`engine.ct2.open_backend`; by
+default CTranslate2 when installed, converted once into `<trained dir>/ct2` and reused while the adapter and
+base hash the same; stock transformers otherwise). `generate(prompts)` answers many
+prompts at once (greedy, or beam search with `num_beams`); DSPy's `complete(Request)` answers one request,
+grouped with the requests that arrive at the same time (DSPy's threads, the QA service's workers) into one
+batch of up to `batch_size`.
 
 Saving: DSPy stores the engine's `dump_state()` in a saved program, and `StudentLM` always re-creates its
 finetunable `StudentProvider`, so a reloaded program can be served and re-distilled. Loading a program that
@@ -11,10 +15,6 @@ holds a `StudentLM` needs `program.load(path, allow_unsafe_lm_state=True)` (DSPy
 classes named in the file; load only files you trust). Relative adapter paths resolve against the engine's
 `root`: call `anchor_students(program, run_dir)` before saving (paths inside `run_dir` become relative) and
 after loading (they resolve there again), so a run directory can move.
-
-Batching: `generate` takes many prompts at once; DSPy calls one request at a time, so parallel DSPy calls
-queue on a lock unless `use_batching` is on (the QA service turns it on): then concurrent `complete` calls
-are grouped by a `engine.batching.MicroBatcher` into one `generate` call.
 
 Deliberate simplifications: sampling settings and `n` are ignored (decoding is
 deterministic); DSPy's response cache is off by default because the weights behind a model id change when
@@ -24,16 +24,18 @@ a student is retrained.
 from __future__ import annotations
 
 import os
-import threading
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import dspy
-from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
+from dspy.lm15 import Request
 
 from core.atomic import atomic_dir
 from core.errors import RagdistillError
-from engine.batching import MicroBatcher
+from engine.backends import Backend
+from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open_backend
+from engine.local import LocalEngine, request_text
 from engine.models import ResolvedModel, load_hf_model, resolve_model
 from finetune.lora import render_prompt
 from finetune.provider import MODEL_PREFIX, StudentProvider
@@ -41,6 +43,10 @@ from finetune.record import STUDENT_FILE, read_student_record
 
 DEFAULT_MAX_INPUT_TOKENS = 512
 DEFAULT_MAX_NEW_TOKENS = 64
+STUDENT_BACKEND = "auto"
+"""The student's default backend: CTranslate2 when installed (measured in benchmarks/engine.py)."""
+CT2_DIR = "ct2"
+"""Where a trained dir keeps its CTranslate2 conversion."""
 
 
 def check_trained_dir(trained_dir: Path) -> None:
@@ -64,8 +70,16 @@ def _load_adapted(resolved: ResolvedModel, adapter_dir: Path, device: str | None
     return model.eval(), tokenizer
 
 
-class StudentEngine:
-    """A DSPy engine (`complete(Request) -> Response`) generating with a base model and an optional trained dir."""
+@dataclass(frozen=True)
+class StudentJob:
+    """One raw student prompt and its token cap (None: the trained cap)."""
+
+    prompt: str
+    cap: int | None
+
+
+class StudentEngine(LocalEngine):
+    """A DSPy engine answering raw student prompts with a base model and an optional trained dir (`engine.local`)."""
 
     def __init__(
         self,
@@ -76,25 +90,26 @@ class StudentEngine:
         batch_size: int = 16,
         device: str | None = None,
         root: str | None = None,
+        backend: str = STUDENT_BACKEND,
+        compute_type: str = "auto",
     ):
+        super().__init__(backend=backend, compute_type=compute_type, max_batch=batch_size)
         self.base_model = base_model
         self.adapter_dir = adapter_dir
         self.num_beams = num_beams
         self.batch_size = batch_size
         self.device = device
         self.root = root
-        self.batcher: MicroBatcher | None = None
-        self._lock = threading.Lock()
-        self._loaded: tuple[Any, Any, ResolvedModel, dict] | None = None
+        self.record: dict[str, Any] = {}
 
-    def __deepcopy__(self, memo: dict) -> StudentEngine:
-        # Programs are deep-copied often (optimizers); copies share one loaded model instead of failing on the lock.
-        return self
-
-    def use_batching(self, max_batch: int, wait_s: float = 0.01) -> MicroBatcher:
-        """Group concurrent `complete` calls into one `generate` call (up to `max_batch` prompts; for serving)."""
-        self.batcher = MicroBatcher(self.generate, max_batch=max_batch, wait_s=wait_s)
-        return self.batcher
+    def settings(self) -> dict[str, Any]:
+        """Saved in a program's JSON; `root` and `device` belong to the machine."""
+        return {
+            "base_model": self.base_model,
+            "adapter_dir": self.adapter_dir,
+            "num_beams": self.num_beams,
+            "batch_size": self.batch_size,
+        }
 
     def adapter_path(self) -> Path | None:
         """The trained directory, relative paths resolved against `root` (else the working directory)."""
@@ -104,7 +119,7 @@ class StudentEngine:
         return path if path.is_absolute() or self.root is None else Path(self.root) / path
 
     def with_adapter(self, adapter_dir: str | None) -> StudentEngine:
-        """A new engine on the same base model serving `adapter_dir`."""
+        """A new engine on the same base model and backend serving `adapter_dir`."""
         return StudentEngine(
             self.base_model,
             adapter_dir,
@@ -112,104 +127,71 @@ class StudentEngine:
             batch_size=self.batch_size,
             device=self.device,
             root=self.root,
+            backend=self.backend,
+            compute_type=self.compute_type,
         )
 
-    def load(self) -> tuple[Any, Any, ResolvedModel, dict]:
-        """(model, tokenizer, resolved base, student record), loaded on first use."""
-        with self._lock:
-            if self._loaded is None:
-                self._loaded = self._load()
-            return self._loaded
-
-    def _load(self) -> tuple[Any, Any, ResolvedModel, dict]:
+    def load_backend(self) -> Backend:
+        """The base model, with the trained dir merged in, on the chosen backend; a ct2 conversion of a trained
+        dir lives in `<trained dir>/ct2`, of a bare base model in the ragdistill cache."""
         resolved = resolve_model(self.base_model)
         adapter = self.adapter_path()
+        inputs: dict[str, Any] = {"base": dir_fingerprint(resolved.path)}
         if adapter is None:
-            return (*load_hf_model(resolved, device=self.device), resolved, {})
+            self.record = {}
+            return open_backend(
+                self.backend,
+                self.compute_type,
+                family=resolved.family,
+                load_hf=lambda: load_hf_model(resolved, device=self.device),
+                ct2_dir=cached_conversion_dir(resolved.path),
+                inputs=inputs,
+                device=self.device,
+            )
         check_trained_dir(adapter)
-        record = read_student_record(adapter)
+        self.record = read_student_record(adapter)
         if (adapter / "adapter_config.json").exists():
-            return (*_load_adapted(resolved, adapter, self.device), resolved, record)
-        full = ResolvedModel(str(adapter), adapter, str(adapter), resolved.family)
-        return (*load_hf_model(full, device=self.device), resolved, record)
+            inputs["adapter"] = [file_digest(f) for f in sorted(adapter.glob("adapter_*")) if f.is_file()]
+            load_hf = lambda: _load_adapted(resolved, adapter, self.device)  # noqa: E731
+        else:
+            full = ResolvedModel(str(adapter), adapter, str(adapter), resolved.family)
+            inputs = {"model": dir_fingerprint(adapter)}
+            load_hf = lambda: load_hf_model(full, device=self.device)  # noqa: E731
+        return open_backend(self.backend, self.compute_type, family=resolved.family, load_hf=load_hf,
+                            ct2_dir=adapter / CT2_DIR, inputs=inputs, device=self.device)  # fmt: skip
 
-    def unload(self) -> None:
-        """Drop the weights (they load again on the next call)."""
-        with self._lock:
-            self._loaded = None
+    def load(self) -> Backend:
+        """Load the weights now (the service does, before its first request)."""
+        return self.loaded()
+
+    def job(self, request: Request, backend: Backend) -> StudentJob:
+        """The request's system text and messages joined into one raw prompt."""
+        system, messages = request_text(request)
+        prompt = "\n\n".join(([system] if system else []) + [m["content"] for m in messages])
+        return StudentJob(prompt, request.config.max_tokens)
+
+    def run_jobs(self, backend: Backend, jobs: list[StudentJob]) -> list[tuple[str, int, int]]:
+        """Student prompts rendered as in training (`finetune.lora.render_prompt`), generated per cap in batches."""
+        train_config = self.record.get("train_config", {})
+        max_input = train_config.get("max_input_tokens", DEFAULT_MAX_INPUT_TOKENS)
+        trained_cap = train_config.get("max_target_tokens", DEFAULT_MAX_NEW_TOKENS)
+        family = "seq2seq" if backend.family == "seq2seq" else "causal"
+        texts = [render_prompt(backend.tokenizer, family, job.prompt, max_input) for job in jobs]
+        results: list[tuple[str, int, int] | None] = [None] * len(jobs)
+        caps = [job.cap or trained_cap for job in jobs]
+        for cap in sorted(set(caps)):
+            rows = [row for row, row_cap in enumerate(caps) if row_cap == cap]
+            for start in range(0, len(rows), self.batch_size):
+                chunk = rows[start : start + self.batch_size]
+                generations = backend.generate([texts[r] for r in chunk], cap, num_beams=self.num_beams,
+                                               max_input_tokens=max_input)  # fmt: skip
+                for row, g in zip(chunk, generations, strict=True):
+                    results[row] = (g.text.strip(), g.input_tokens, g.output_tokens)
+        return results  # type: ignore[return-value]
 
     def generate(self, prompts: list[str], max_new_tokens: int | None = None) -> list[str]:
-        """Completions of `prompts`, generated in batches of `batch_size`."""
-        import torch
-
-        model, tokenizer, resolved, record = self.load()
-        train_config = record.get("train_config", {})
-        max_input = train_config.get("max_input_tokens", DEFAULT_MAX_INPUT_TOKENS)
-        cap = max_new_tokens or train_config.get("max_target_tokens", DEFAULT_MAX_NEW_TOKENS)
-        outputs: list[str] = []
-        with self._lock, torch.inference_mode():
-            for start in range(0, len(prompts), self.batch_size):
-                texts = [
-                    render_prompt(tokenizer, resolved.family, p, max_input)
-                    for p in prompts[start : start + self.batch_size]
-                ]
-                causal = resolved.family == "causal"
-                # Causal prompts were cut by render_prompt already; their chat template holds the special tokens.
-                limits = {"add_special_tokens": False} if causal else {"truncation": True, "max_length": max_input}
-                batch = tokenizer(texts, return_tensors="pt", padding=True, **limits).to(model.device)
-                generated = model.generate(
-                    **batch,
-                    max_new_tokens=cap,
-                    num_beams=self.num_beams,
-                    do_sample=False,
-                    pad_token_id=tokenizer.pad_token_id,
-                    eos_token_id=tokenizer.eos_token_id,  # what training appends to every completion
-                )
-                if causal:
-                    generated = generated[:, batch["input_ids"].shape[1] :]
-                outputs += [text.strip() for text in tokenizer.batch_decode(generated, skip_special_tokens=True)]
-        return outputs
-
-    def complete(self, request: Request) -> Response:
-        """Answer one DSPy request: its system text and messages joined into one prompt."""
-        system = request.system
-        if system is not None and not isinstance(system, str):
-            system = "".join(part.text for part in system)
-        prompt = "\n\n".join(([system] if system else []) + [m.text or "" for m in request.messages])
-        if self.batcher is not None:  # concurrent requests are generated together (see `use_batching`)
-            text = self.batcher.submit(prompt)
-        else:
-            text = self.generate([prompt], max_new_tokens=request.config.max_tokens)[0]
-        tokenizer = self.load()[1]
-        tokens_in, tokens_out = (len(tokenizer(t, add_special_tokens=False).input_ids) for t in (prompt, text))
-        return Response(
-            id=None,
-            model=request.model,
-            message=Message.assistant([TextPart(text)]),
-            finish_reason="stop",
-            usage=Usage(input_tokens=tokens_in, output_tokens=tokens_out),
-        )
-
-    def stream(self, request: Request):
-        """The whole response as one stream of events (no token streaming)."""
-        return response_to_events(self.complete(request))
-
-    def close(self) -> None:
-        """Nothing to close: the weights stay loaded while the engine lives (see `unload`)."""
-
-    def dump_state(self) -> dict[str, Any]:
-        """What `load_state` needs (saved in a program's JSON); `root` and `device` belong to the machine."""
-        return {
-            "base_model": self.base_model,
-            "adapter_dir": self.adapter_dir,
-            "num_beams": self.num_beams,
-            "batch_size": self.batch_size,
-        }
-
-    @classmethod
-    def load_state(cls, state: dict[str, Any]) -> StudentEngine:
-        """Rebuild an engine from `dump_state` output."""
-        return cls(**state)
+        """Completions of raw student prompts, all at once (for serving and benchmarks)."""
+        return [text for text, _, _ in self.run([StudentJob(p, max_new_tokens) for p in prompts])]
 
 
 def _base_spec(spec: str) -> str:
@@ -235,14 +217,16 @@ class StudentLM(dspy.LM):
         batch_size: int = 16,
         device: str | None = None,
         cache: bool = False,
+        backend: str = STUDENT_BACKEND,
+        compute_type: str = "auto",
     ) -> StudentLM:
-        """A student LM on `base_model` (a `resolve_model` spec), serving `adapter_dir` when given."""
+        """A student LM on `base_model` (a `resolve_model` spec), serving `adapter_dir` when given, generating on
+        `backend` with `compute_type` (see `engine.ct2`)."""
         adapter = str(adapter_dir) if adapter_dir is not None else None
         if adapter is not None:
             check_trained_dir(Path(adapter))
-        engine = StudentEngine(
-            _base_spec(base_model), adapter, num_beams=num_beams, batch_size=batch_size, device=device
-        )
+        engine = StudentEngine(_base_spec(base_model), adapter, num_beams=num_beams, batch_size=batch_size,
+                               device=device, backend=backend, compute_type=compute_type)  # fmt: skip
         return cls(MODEL_PREFIX + (adapter or engine.base_model), engine=engine, cache=cache)
 
     @classmethod

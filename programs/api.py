@@ -78,7 +78,14 @@ def run_student_lm(run_dir: Path, manifest: dict) -> dspy.BaseLM:
         base_model = student.get("model_used") or student["spec"]
     except (KeyError, TypeError, AttributeError):
         raise RagdistillError("the run manifest names no student (student.spec): recompile the run") from None
-    return StudentLM.from_base(base_model, run_dir / student.get("adapter_dir", STUDENT_DIR))
+    return StudentLM.from_base(
+        base_model, run_dir / student.get("adapter_dir", STUDENT_DIR), **student_backend(student)
+    )
+
+
+def student_backend(student: dict) -> dict[str, str]:
+    """The backend and compute type a run's manifest records for its student (runs from before: transformers)."""
+    return {"backend": student.get("backend", "transformers"), "compute_type": student.get("compute_type", "auto")}
 
 
 def run_teacher_lm(manifest: dict) -> dspy.BaseLM:

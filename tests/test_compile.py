@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from engine.ct2 import ct2_unavailable
 from programs.compile.__main__ import main
 
 
@@ -39,6 +40,8 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus_path, tiny_causal
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["stages_done"] == ["index", "teacher", "student", "report"]
     assert manifest["student"]["model_used"] == "tiny-t5" and manifest["student"]["family"] == "seq2seq"
+    expected_backend = "ct2" if ct2_unavailable() is None else "transformers"
+    assert manifest["student"]["backend"] == expected_backend and manifest["student"]["compute_type"]
     assert manifest["targets"]["examples"] == 8
     assert manifest["targets"]["from_teacher"] + manifest["targets"]["from_gold"] == 8
     assert (run_dir / "student" / "adapter_config.json").is_file()
@@ -46,6 +49,7 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus_path, tiny_causal
         assert (run_dir / name).is_file(), name
     report = json.loads((run_dir / "report" / "report.json").read_text())
     assert "student_distilled" in report["systems"]
+    assert report["systems"]["student_distilled"]["engine"].startswith(expected_backend)
     assert "student_distilled" in result.output  # the summary table
 
     again = run(*tiny_options(tmp_path, tiny_corpus_path, tiny_causal_dir), "--resume")

@@ -70,6 +70,10 @@ class CompileConfig:
     """Student training batch size."""
     learning_rate: float | None = None
     """Student learning rate (default: per model family, see finetune.lora.LoRATrainConfig)."""
+    student_backend: Literal["auto", "ct2", "transformers"] = "auto"
+    """How the student generates: `auto` (CTranslate2 when installed, else transformers), `ct2` or `transformers`."""
+    student_compute_type: str = "auto"
+    """CTranslate2 compute type of the student: `auto` (float32 on CPU, float16 on GPU), `int8_float32`, `int8`..."""
     train_minutes: float = 4.0
     """Wall-clock cap on student training, in minutes (0: no cap)."""
     threads: int = 2

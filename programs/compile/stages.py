@@ -39,6 +39,7 @@ def retriever_entry(config: CompileConfig, index_manifest: dict) -> dict:
 
 def teacher_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example], devset: list[dspy.Example]) -> dict:
     """Compile the program with the teacher LM through each teacher-side optimizer, in order."""
+    from engine.local import engine_label
     from engine.teacher import make_teacher
 
     teacher_lm = make_teacher(config.teacher, api_base=config.api_base)
@@ -58,6 +59,7 @@ def teacher_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
             "spec": config.teacher,
             "api_base": config.api_base,
             "model_used": teacher_lm.model,
+            "engine": engine_label(teacher_lm),
             "demos": demos,
             "optimizers": config.optimizers(),
         }
@@ -93,7 +95,9 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
     }
     distill = Distill(
         short_answer_exact_match,
-        student_lm=StudentLM.from_base(resolved.name_used),
+        student_lm=StudentLM.from_base(
+            resolved.name_used, backend=config.student_backend, compute_type=config.student_compute_type
+        ),
         targets=config.targets,
         train_kwargs=train_kwargs,
         num_threads=config.threads,
@@ -108,6 +112,9 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
     anchor_students(student, run.dir)
     save_program(student, run.dir / program_file("student"))
     say(f"student trained on {distill.stats}", detail=True)
+    # Loading the trained student converts it for the fast backend now, once, so evaluation and serving reuse it.
+    used = student.predictors()[0].lm.student_engine.used
+    say(f"student generates with {used['backend']} ({used['compute_type']})", detail=True)
     return {
         "student": {
             "spec": config.student,
@@ -115,6 +122,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
             "family": resolved.family,
             "note": resolved.note,
             "adapter_dir": STUDENT_DIR,
+            **used,
         },
         "targets": {"mode": config.targets, **distill.stats},
     }

@@ -36,7 +36,8 @@ from tqdm import tqdm
 from core.errors import RagdistillError
 from core.log import say
 from data.loaders import file_sha256, load_corpus
-from programs.api import CompiledQA, run_student_lm, run_teacher_lm
+from engine.local import engine_label
+from programs.api import CompiledQA, run_student_lm, run_teacher_lm, student_backend
 from programs.evaluate.report import write_report
 from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
 from programs.rundir import REPORT_DIR, open_program, program_file, read_run_manifest
@@ -101,7 +102,7 @@ def build_systems(
             "note: the run has no distilled student (compiled with --no-distill?): student systems skipped", detail=True
         )
         return systems
-    base_lm = StudentLM.from_base(resolve_model(student["model_used"]).name_used)
+    base_lm = StudentLM.from_base(resolve_model(student["model_used"]).name_used, **student_backend(student))
     systems.append(
         System(
             "student_base",
@@ -186,7 +187,8 @@ def evaluate_run(
     with dspy.context(num_threads=threads):
         for system in build_systems(run_dir, manifest, opened, teacher_lm=teacher_lm):
             records[system.name], wall = answer_all(system, examples)
-            systems[system.name] = score_system(records[system.name], wall_s=wall)
+            scores = score_system(records[system.name], wall_s=wall)
+            systems[system.name] = {**scores, "engine": engine_label(system.qa.lm)}
             say(f"{system.name:36} EM {systems[system.name]['em']:5.1f}  F1 {systems[system.name]['f1']:5.1f}",
                 detail=True)  # fmt: skip
     retrieval = {name: evaluate_retriever(retriever, examples) for name, retriever in opened.items()

@@ -8,7 +8,8 @@ half-written one. The report dict, built by the evaluator:
       "systems": {                       # any subset of SYSTEMS, in any order; others come last
         "teacher_compiled": {...},       # scoring.score_system(records): em, em_ci, f1, f1_ci,
         ...                              #   rouge_l, bleu (percent), latency_p50_s, latency_p95_s,
-      },                                 #   answers_per_s, tokens_*_mean, answer_in_context, errors, ...
+      },                                 #   answers_per_s, tokens_*_mean, answer_in_context, errors, ...,
+                                         #   and "engine": backend and precision ("ct2 float32")
       "retrieval": {                     # one entry per retriever (optional):
         "colbert": {...},                #   retrieval.metrics.evaluate_retriever(...): "recall@k"
       },                                 #   (fractions 0-1), "mrr@10", "ndcg@10", "latency_ms": {"p50"}
@@ -97,7 +98,7 @@ def build_tables(report: dict) -> list[Table]:
     tables = [
         Table(
             "Systems",
-            ["System", "EM [95% CI]", "F1 [95% CI]", "ROUGE-L", "BLEU", "p50 latency (s)", "answers/s"],
+            ["System", "EM [95% CI]", "F1 [95% CI]", "ROUGE-L", "BLEU", "p50 latency (s)", "answers/s", "engine"],
             [
                 [
                     name,
@@ -107,6 +108,7 @@ def build_tables(report: dict) -> list[Table]:
                     _num(systems[name].get("bleu")),
                     _num(systems[name].get("latency_p50_s"), 3),
                     _num(systems[name].get("answers_per_s"), 2),
+                    systems[name].get("engine", MISSING),
                 ]
                 for name in names
             ],

@@ -13,7 +13,7 @@ import dspy
 import pytest
 
 from engine.ct2 import DISABLE_ENV, INPUTS_FILE
-from engine.teacher import LocalChatLM
+from engine.teacher import STOP_STRINGS, LocalChatLM
 from finetune.lm import CT2_DIR, StudentLM
 from finetune.lora import LoRATrainConfig, train_student
 
@@ -83,6 +83,15 @@ def test_ct2_float32_gives_the_answers_of_transformers(tiny_causal_dir: Path):
     fast = StudentLM.from_base(str(tiny_causal_dir), backend="ct2", compute_type="float32")
     assert fast.generate(PROMPTS) == stock
     assert fast.student_engine.used == {"backend": "ct2", "compute_type": "float32"}
+
+
+def test_stop_strings_and_alnum_start_agree_across_backends(tiny_causal_dir: Path):
+    stock = StudentLM.from_base(str(tiny_causal_dir), backend="transformers").student_engine.loaded()
+    fast = StudentLM.from_base(str(tiny_causal_dir), backend="ct2", compute_type="float32").student_engine.loaded()
+    for options in ({"stop_strings": STOP_STRINGS}, {"stop_strings": STOP_STRINGS, "alnum_start": True}):
+        texts = [generation.text for generation in stock.generate(PROMPTS, 8, **options)]
+        assert [generation.text for generation in fast.generate(PROMPTS, 8, **options)] == texts
+    assert all(text.strip()[:1].isalnum() for text in texts)  # the last round banned other first tokens
 
 
 @pytest.fixture(scope="module")

@@ -111,6 +111,7 @@ def student_figures(base: str, trained: str | None, examples: list[dspy.Example]
         row["em"] = em(answers, examples)
         row["identical_to_stock"] = sum(a == b for a, b in zip(answers, stock, strict=True))
         figures[f"{row['backend']}/{row['compute_type']}/batch{batch}"] = row
+        print(json.dumps(row), file=sys.stderr)  # progress: each configuration as it finishes
         lm.student_engine.unload()
     base_rate = next(iter(figures.values()))["answers_per_s"]
     for row in figures.values():

@@ -77,6 +77,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
     """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`)."""
     from engine.models import resolve_model
     from finetune.lm import StudentLM, anchor_students
+    from finetune.record import read_student_record
     from optimizers.distill import Distill
 
     resolved = resolve_model(config.student)
@@ -107,7 +108,9 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
     )
     anchor_students(student, run.dir)
     save_program(student, run.dir / program_file("student"))
-    say(f"student trained on {distill.stats}", detail=True)
+    trained = read_student_record(run.dir / STUDENT_DIR).get("result", {})
+    training = {key: trained.get(key) for key in ("epochs_completed", "precision", "train_seconds", "batch_size")}
+    say(f"student trained on {distill.stats}: {training}", detail=True)
     return {
         "student": {
             "spec": config.student,
@@ -117,6 +120,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
             "adapter_dir": STUDENT_DIR,
         },
         "targets": {"mode": config.targets, **distill.stats},
+        "training": training,
     }
 
 

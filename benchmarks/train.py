@@ -99,20 +99,11 @@ def padding_shares(pairs, student: str, batch_size: int, seed: int = 0) -> dict[
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
     from engine.models import load_hf_model, resolve_model
-    from finetune.data import encode_pair
-    from finetune.lora import render_prompt
+    from finetune.lora import encode_pairs
 
     resolved = resolve_model(student)
     _, tokenizer = load_hf_model(resolved, device="cpu")
-    limits = (LoRATrainConfig.max_input_tokens, LoRATrainConfig.max_target_tokens)
-    lengths = [
-        len(
-            encode_pair(
-                tokenizer, resolved.family, render_prompt(tokenizer, resolved.family, p, limits[0]), c, *limits
-            )["input_ids"]
-        )
-        for p, c in pairs
-    ]
+    lengths = [len(pair["input_ids"]) for pair in encode_pairs(tokenizer, resolved.family, pairs, LoRATrainConfig())]
     generator = torch.Generator().manual_seed(seed)
     orders = {
         "random": torch.randperm(len(lengths), generator=generator).tolist(),
@@ -133,20 +124,16 @@ def step_seconds(pairs, student: str, batch_size: int, rounds: int = 1) -> dict[
     from transformers import DataCollatorForSeq2Seq
 
     from engine.models import load_hf_model, resolve_model
-    from finetune.data import AnswerCollator, answer_token_loss, encode_pair
-    from finetune.lora import _wrap_with_lora, render_prompt
+    from finetune.data import AnswerCollator, answer_token_loss
+    from finetune.lora import encode_pairs, wrap_with_lora
 
     resolved = resolve_model(student)
     if resolved.family != "causal":
         return None
     model, tokenizer = load_hf_model(resolved, device="cpu")
     tokenizer.padding_side = "right"
-    model = _wrap_with_lora(model.train(), resolved.family, LoRATrainConfig())
-    limits = (LoRATrainConfig.max_input_tokens, LoRATrainConfig.max_target_tokens)
-    encoded = [
-        encode_pair(tokenizer, resolved.family, render_prompt(tokenizer, resolved.family, p, limits[0]), c, *limits)
-        for p, c in pairs[:batch_size]
-    ]
+    model = wrap_with_lora(model.train(), resolved.family, LoRATrainConfig())
+    encoded = encode_pairs(tokenizer, resolved.family, pairs[:batch_size], LoRATrainConfig())
     batch = AnswerCollator(DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))(encoded)
     keep = batch.pop("logits_to_keep")
 

@@ -148,7 +148,15 @@ def render_prompt(tokenizer: PreTrainedTokenizerBase, family: Family, prompt: st
     return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
 
 
-def _wrap_with_lora(model, family: Family, config: LoRATrainConfig):
+def encode_pairs(tokenizer, family: Family, pairs: list[tuple[str, str]], config: LoRATrainConfig) -> list[dict]:
+    """Pairs rendered (`render_prompt`) and tokenized once, before training (`finetune.data.encode_pair`)."""
+    limits = (config.max_input_tokens, config.max_target_tokens)
+    return [
+        encode_pair(tokenizer, family, render_prompt(tokenizer, family, p, limits[0]), c, *limits) for p, c in pairs
+    ]
+
+
+def wrap_with_lora(model, family: Family, config: LoRATrainConfig):
     """The model with LoRA updates on the target modules (or unchanged, all weights trainable, when full)."""
     if config.full_finetune:
         return model
@@ -226,17 +234,17 @@ def train_student(
     set_seed(config.seed)
     model, tokenizer = load_hf_model(resolved, device="cpu", dtype=torch.float32)
     tokenizer.padding_side = "right"
-    model = _wrap_with_lora(model.train(), resolved.family, config)
+    model = wrap_with_lora(model.train(), resolved.family, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100 * trainable / total)
 
-    family, limits = (resolved.family, (config.max_input_tokens, config.max_target_tokens))
-    encoded = [
-        [encode_pair(tokenizer, family, render_prompt(tokenizer, family, p, limits[0]), c, *limits) for p, c in part]
-        for part in split_pairs(pairs, config.val_fraction, config.seed)
-    ]
-    train_set, val_set = encoded
+    family = resolved.family
+    train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
+    train_set, val_set = (
+        encode_pairs(tokenizer, family, train_pairs, config),
+        encode_pairs(tokenizer, family, val_pairs, config),
+    )
     out_dir = Path(out_dir)
     best = best_weights_callback(config.time_budget_s)
     with tempfile.TemporaryDirectory(prefix="ragdistill-trainer-") as workdir:

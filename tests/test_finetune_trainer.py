@@ -9,8 +9,8 @@ import pytest
 
 from core.errors import RagdistillError
 from engine.models import load_hf_model, resolve_model
-from finetune.data import AnswerCollator, answer_token_loss, encode_pair
-from finetune.lora import LoRATrainConfig, render_prompt
+from finetune.data import AnswerCollator, answer_token_loss
+from finetune.lora import LoRATrainConfig, encode_pairs
 from finetune.trainer import choose_precision, make_trainer
 
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "jasper"]
@@ -44,14 +44,12 @@ def test_auto_precision_never_picks_fp16_for_t5_and_bad_values_are_refused():
 @pytest.fixture(scope="module")
 def causal(tiny_causal_dir: Path):
     """The tiny causal model with LoRA (as `train_student` wraps it), its tokenizer and the encoded PAIRS."""
-    from finetune.lora import _wrap_with_lora
+    from finetune.lora import wrap_with_lora
 
     model, tokenizer = load_hf_model(resolve_model(str(tiny_causal_dir)), device="cpu")
     tokenizer.padding_side = "right"
-    model = _wrap_with_lora(model.train(), "causal", QUICK)
-    encoded = [
-        encode_pair(tokenizer, "causal", render_prompt(tokenizer, "causal", p, 512), c, 512, 16) for p, c in PAIRS
-    ]
+    model = wrap_with_lora(model.train(), "causal", QUICK)
+    encoded = encode_pairs(tokenizer, "causal", PAIRS, QUICK)
     return model, tokenizer, encoded
 
 

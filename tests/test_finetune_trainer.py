@@ -6,11 +6,12 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
+from safetensors.torch import load_file
 
 from core.errors import RagdistillError
 from engine.models import load_hf_model, resolve_model
 from finetune.data import AnswerCollator, answer_token_loss
-from finetune.lora import LoRATrainConfig, encode_pairs
+from finetune.lora import LoRATrainConfig, encode_pairs, train_student
 from finetune.trainer import choose_precision, make_trainer
 
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "jasper"]
@@ -86,3 +87,11 @@ def test_training_lowers_the_answer_loss(causal, tmp_path: Path):
     before = trainer.evaluate()["eval_loss"]
     trainer.train()
     assert trainer.evaluate()["eval_loss"] < before
+
+
+def test_bf16_autocast_training_saves_an_fp32_adapter(tiny_causal_dir: Path, tmp_path: Path):
+    config = LoRATrainConfig(max_steps=2, batch_size=4, precision="bf16", val_fraction=0)
+    result = train_student(PAIRS, str(tiny_causal_dir), tmp_path / "bf16", config)
+    assert result.precision == "bf16" and result.epochs_completed > 0
+    weights = load_file(tmp_path / "bf16" / "adapter_model.safetensors")
+    assert weights and all(str(tensor.dtype) == "torch.float32" for tensor in weights.values())

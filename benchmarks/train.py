@@ -117,9 +117,9 @@ def padding_shares(pairs, student: str, batch_size: int, seed: int = 0) -> dict[
     return {"tokens_per_pair_mean": round(sum(lengths) / len(lengths), 1), "padding_share": shares}
 
 
-def step_seconds(pairs, student: str, batch_size: int, rounds: int = 1) -> dict[str, dict[str, float]] | None:
+def step_seconds(pairs, student: str, batch_size: int, bf16: bool, rounds: int = 1) -> dict[str, dict] | None:
     """Wall and CPU seconds of one forward+backward on one batch of a causal student: logits at every position vs
-    the answer positions only (fp32), and the latter under bf16 autocast."""
+    the answer positions only (fp32), and the latter under bf16 autocast (with `bf16`)."""
     import torch
     from transformers import DataCollatorForSeq2Seq
 
@@ -150,6 +150,8 @@ def step_seconds(pairs, student: str, batch_size: int, rounds: int = 1) -> dict[
         "fp32_answer_positions": answer_loss,
         "bf16_answer_positions": bf16_answer_loss,
     }
+    if not bf16:
+        del steps["bf16_answer_positions"]
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in steps}
     for round_ in range(rounds + 1):
         for name, loss in steps.items():
@@ -177,8 +179,9 @@ def step_seconds(pairs, student: str, batch_size: int, rounds: int = 1) -> dict[
 @click.option("--batch-size", default=8, show_default=True)
 @click.option("--variants", default="fp32,bf16,top10", show_default=True, help="Comma-separated variants.")
 @click.option("--threads", type=int, default=None, help="torch threads (default: torch's choice).")
+@click.option("--one-step/--no-one-step", default=True, show_default=True, help="Time one step per loss and precision.")
 @exit_cleanly_on_error
-def main(student, train_size, test_size, steps, batch_size, variants, threads) -> None:
+def main(student, train_size, test_size, steps, batch_size, variants, threads, one_step) -> None:
     """Train the student once per variant on the same pairs and print seconds/example and EM as JSON."""
     import torch
 
@@ -198,7 +201,7 @@ def main(student, train_size, test_size, steps, batch_size, variants, threads) -
         "batch_size": batch_size,
         "torch_threads": torch.get_num_threads(),
         **padding_shares(pairs, student, batch_size),
-        "one_step": step_seconds(pairs, student, batch_size),
+        "one_step": step_seconds(pairs, student, batch_size, bf16="bf16" in variants) if one_step else None,
         "variants": {name: run_variant(name, pairs, test, student, steps, batch_size) for name in names},
     }
     print(json.dumps(report, indent=2))

@@ -44,6 +44,7 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus_path, tiny_causal
     assert manifest["student"]["backend"] == expected_backend and manifest["student"]["compute_type"]
     assert manifest["targets"]["examples"] == 8
     assert manifest["targets"]["from_teacher"] + manifest["targets"]["from_gold"] == 8
+    assert manifest["training"]["epochs_completed"] > 0 and manifest["training"]["precision"] in ("fp32", "bf16")
     assert (run_dir / "student" / "adapter_config.json").is_file()
     for name in ("teacher_program.json", "student_program.json", "report/report.json", "report/index.html"):
         assert (run_dir / name).is_file(), name

@@ -79,6 +79,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
     """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`)."""
     from engine.models import resolve_model
     from finetune.lm import StudentLM, anchor_students
+    from finetune.record import read_student_record
     from optimizers.distill import Distill
 
     resolved = resolve_model(config.student)
@@ -111,7 +112,9 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
     )
     anchor_students(student, run.dir)
     save_program(student, run.dir / program_file("student"))
-    say(f"student trained on {distill.stats}", detail=True)
+    trained = read_student_record(run.dir / STUDENT_DIR).get("result", {})
+    training = {key: trained.get(key) for key in ("epochs_completed", "precision", "train_seconds", "batch_size")}
+    say(f"student trained on {distill.stats}: {training}", detail=True)
     # Loading the trained student converts it for the fast backend now, once, so evaluation and serving reuse it.
     used = student.predictors()[0].lm.student_engine.used
     say(f"student generates with {used['backend']} ({used['compute_type']})", detail=True)
@@ -125,6 +128,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
             **used,
         },
         "targets": {"mode": config.targets, **distill.stats},
+        "training": training,
     }
 
 

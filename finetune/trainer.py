@@ -1,0 +1,140 @@
+"""The Hugging Face Trainer as `finetune.lora` drives it: precision, arguments, best weights, time budget.
+
+`make_trainer` assembles a Trainer over already-encoded pairs (`finetune.data`): batches grouped by length
+and padded to their longest pair, the loss on the answer tokens (only their logits computed, for causal
+models that allow it), evaluation every epoch, no checkpoints on disk. `choose_precision` decides the
+precision: "auto" trains under bf16 autocast where the hardware computes bf16 natively (a recent GPU, a CPU
+with AVX512-BF16 or AMX), because there it is faster; on other CPUs bf16 is emulated and slower, so fp32.
+Autocast keeps the weights in fp32, so the saved adapter is fp32 either way.
+
+Simplified: the best weights are kept in memory (no checkpoints, no resuming a killed run); the time budget
+is checked after each optimizer step, so a run ends up to one step late.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from core.errors import RagdistillError
+from engine.models import Family
+from finetune.data import AnswerCollator, answer_token_loss, keeps_answer_logits
+
+if TYPE_CHECKING:
+    from finetune.lora import LoRATrainConfig
+
+
+def choose_precision(precision: str, family: Family, *, cuda: bool, cuda_bf16: bool, cpu_bf16: bool) -> str:
+    """The precision to train in on a machine with these capabilities; "auto" never picks fp16 for T5 (it overflows)."""
+    if precision not in ("auto", "fp32", "fp16", "bf16"):
+        raise RagdistillError(f"precision must be auto, fp32, fp16 or bf16, not '{precision}'")
+    if precision != "auto":
+        return precision
+    if cuda:
+        return "bf16" if cuda_bf16 else ("fp16" if family == "causal" else "fp32")
+    return "bf16" if cpu_bf16 else "fp32"
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slower."""
+    import torch
+
+    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
+
+
+def machine_precision(precision: str, family: Family) -> str:
+    """`choose_precision` on this machine."""
+    import torch
+
+    cuda = torch.cuda.is_available()
+    cuda_bf16 = cuda and torch.cuda.is_bf16_supported()
+    return choose_precision(precision, family, cuda=cuda, cuda_bf16=cuda_bf16, cpu_bf16=not cuda and cpu_has_bf16())
+
+
+def best_weights_callback(time_budget_s: float | None):
+    """A TrainerCallback keeping the trainable weights of the best evaluation in memory, and a time budget."""
+    from transformers import TrainerCallback
+
+    class BestWeights(TrainerCallback):
+        def __init__(self):
+            self.best_loss: float | None = None
+            self.best_state: dict | None = None
+            self.started = time.perf_counter()
+
+        def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
+            loss = (metrics or {}).get("eval_loss")
+            if loss is not None and (self.best_loss is None or loss < self.best_loss):
+                self.best_loss = loss
+                self.best_state = {
+                    name: p.detach().to("cpu", copy=True) for name, p in model.named_parameters() if p.requires_grad
+                }
+
+        def on_step_end(self, args, state, control, **kwargs):
+            if time_budget_s is not None and time.perf_counter() - self.started > time_budget_s:
+                control.should_training_stop = True
+                control.should_evaluate = args.eval_strategy != "no"
+
+        def restore_best(self, model) -> None:
+            if self.best_state is not None:
+                model.load_state_dict(self.best_state, strict=False)
+
+    return BestWeights()
+
+
+def _training_arguments(workdir: Path, family: Family, config: LoRATrainConfig, precision: str, has_val: bool):
+    """The Trainer's arguments: length-grouped batches, evaluation every epoch (or ~10 times with max_steps)."""
+    import torch
+    from transformers import Seq2SeqTrainingArguments, TrainingArguments
+
+    by_steps = config.max_steps is not None
+    eval_strategy = ("steps" if by_steps else "epoch") if has_val else "no"
+    arguments_class = Seq2SeqTrainingArguments if family == "seq2seq" else TrainingArguments
+    return arguments_class(
+        output_dir=str(workdir),
+        num_train_epochs=config.epochs,
+        max_steps=config.max_steps if by_steps else -1,
+        per_device_train_batch_size=config.batch_size,
+        per_device_eval_batch_size=config.batch_size,
+        auto_find_batch_size=True,
+        learning_rate=config.resolved_learning_rate(family),
+        warmup_steps=config.warmup,
+        eval_strategy=eval_strategy,
+        eval_steps=max(1, (config.max_steps or 10) // 10) if by_steps else None,
+        save_strategy="no",
+        logging_strategy="steps" if config.progress else "no",
+        logging_steps=10,
+        disable_tqdm=not config.progress,
+        report_to="none",
+        dataloader_pin_memory=torch.cuda.is_available(),
+        train_sampling_strategy="group_by_length",
+        seed=config.seed,
+        data_seed=config.seed,
+        use_cpu=not torch.cuda.is_available(),
+        fp16=precision == "fp16",
+        bf16=precision == "bf16",
+    )
+
+
+def make_trainer(
+    model, tokenizer, family: Family, train_set: list, val_set: list, config: LoRATrainConfig, workdir: Path
+):
+    """The Hugging Face Trainer for encoded pairs: length-grouped, padded per batch, answer-only logits if possible."""
+    from transformers import DataCollatorForSeq2Seq, PrinterCallback, Seq2SeqTrainer, Trainer
+
+    precision = machine_precision(config.precision, family)
+    collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
+    answer_only = family == "causal" and keeps_answer_logits(model)
+    trainer = (Seq2SeqTrainer if family == "seq2seq" else Trainer)(
+        model=model,
+        args=_training_arguments(workdir, family, config, precision, has_val=bool(val_set)),
+        train_dataset=train_set,
+        eval_dataset=val_set or None,
+        data_collator=AnswerCollator(collator) if answer_only else collator,
+        compute_loss_func=answer_token_loss if answer_only else None,
+        processing_class=tokenizer,
+    )
+    if not config.progress:
+        trainer.remove_callback(PrinterCallback)
+    return trainer

@@ -1,0 +1,97 @@
+"""The training machinery: precision choice, length-grouped epochs, the answer-only loss, and loss going down."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from core.errors import RagdistillError
+from engine.models import load_hf_model, resolve_model
+from finetune.data import AnswerCollator, answer_token_loss
+from finetune.lora import LoRATrainConfig, encode_pairs, train_student
+from finetune.trainer import choose_precision, make_trainer
+
+WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "jasper"]
+# Prompts of very different lengths, so that grouping by length has something to group.
+PAIRS = [(f"question: code? context: {'filler words here ' * i}the code is {w}.", w) for i, w in enumerate(WORDS)]
+QUICK = LoRATrainConfig(max_steps=6, batch_size=3, learning_rate=1e-2)
+
+
+@pytest.mark.parametrize(
+    ("asked", "machine", "chosen"),
+    [
+        ("auto", {"cuda": False, "cuda_bf16": False, "cpu_bf16": True}, "bf16"),
+        ("auto", {"cuda": False, "cuda_bf16": False, "cpu_bf16": False}, "fp32"),
+        ("auto", {"cuda": True, "cuda_bf16": True, "cpu_bf16": False}, "bf16"),
+        ("auto", {"cuda": True, "cuda_bf16": False, "cpu_bf16": True}, "fp16"),
+        ("fp32", {"cuda": False, "cuda_bf16": False, "cpu_bf16": True}, "fp32"),
+        ("bf16", {"cuda": False, "cuda_bf16": False, "cpu_bf16": False}, "bf16"),
+        ("fp16", {"cuda": True, "cuda_bf16": True, "cpu_bf16": False}, "fp16"),
+    ],
+)
+def test_auto_precision_is_bf16_only_where_the_hardware_has_it_and_explicit_values_stand(asked, machine, chosen):
+    assert choose_precision(asked, "causal", **machine) == chosen
+
+
+def test_auto_precision_never_picks_fp16_for_t5_and_bad_values_are_refused():
+    assert choose_precision("auto", "seq2seq", cuda=True, cuda_bf16=False, cpu_bf16=False) == "fp32"
+    with pytest.raises(RagdistillError, match="precision must be"):
+        choose_precision("int8", "causal", cuda=False, cuda_bf16=False, cpu_bf16=False)
+
+
+@pytest.fixture(scope="module")
+def causal(tiny_causal_dir: Path):
+    """The tiny causal model with LoRA (as `train_student` wraps it), its tokenizer and the encoded PAIRS."""
+    from finetune.lora import wrap_with_lora
+
+    model, tokenizer = load_hf_model(resolve_model(str(tiny_causal_dir)), device="cpu")
+    tokenizer.padding_side = "right"
+    model = wrap_with_lora(model.train(), "causal", QUICK)
+    encoded = encode_pairs(tokenizer, "causal", PAIRS, QUICK)
+    return model, tokenizer, encoded
+
+
+def test_length_grouped_epochs_see_every_pair_exactly_once(causal, tmp_path: Path):
+    model, tokenizer, encoded = causal
+    trainer = make_trainer(model, tokenizer, "causal", encoded, [], QUICK, tmp_path)
+    expected = Counter(tuple(pair["input_ids"]) for pair in encoded)
+    for _ in range(2):
+        seen = Counter()
+        for batch in trainer.get_train_dataloader():
+            assert "logits_to_keep" in batch
+            for ids, mask in zip(batch["input_ids"].tolist(), batch["attention_mask"].tolist(), strict=True):
+                seen[tuple(ids[: sum(mask)])] += 1
+        assert seen == expected
+
+
+def test_answer_only_logits_give_the_same_loss_as_the_full_model(causal):
+    import torch
+    from transformers import DataCollatorForSeq2Seq
+
+    model, tokenizer, encoded = causal
+    batch = AnswerCollator(DataCollatorForSeq2Seq(tokenizer, label_pad_token_id=-100))(encoded[:4])
+    keep, labels = batch.pop("logits_to_keep"), batch["labels"]
+    with torch.no_grad():
+        full = model(**batch).loss
+        kept = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], logits_to_keep=keep)
+    assert kept.logits.shape[0] == int((labels != -100).sum()) < labels.numel()
+    assert torch.allclose(answer_token_loss(kept, labels), full, atol=1e-5)
+
+
+def test_training_lowers_the_answer_loss(causal, tmp_path: Path):
+    model, tokenizer, encoded = causal
+    trainer = make_trainer(model, tokenizer, "causal", encoded, encoded, QUICK, tmp_path)
+    before = trainer.evaluate()["eval_loss"]
+    trainer.train()
+    assert trainer.evaluate()["eval_loss"] < before
+
+
+def test_bf16_autocast_training_saves_an_fp32_adapter(tiny_causal_dir: Path, tmp_path: Path):
+    config = LoRATrainConfig(max_steps=2, batch_size=4, precision="bf16", val_fraction=0)
+    result = train_student(PAIRS, str(tiny_causal_dir), tmp_path / "bf16", config)
+    assert result.precision == "bf16" and result.epochs_completed > 0
+    weights = load_file(tmp_path / "bf16" / "adapter_model.safetensors")
+    assert weights and all(str(tensor.dtype) == "torch.float32" for tensor in weights.values())

@@ -32,8 +32,7 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
   neither. Precision: abstentions on unanswerable questions over all abstentions; recall: over all unanswerable
   questions (fractions 0-1, None when the denominator is 0).
 - `per_question`: `[{"qid", "em", "f1", "rouge_l", "bleu", "answer_in_context", "hops", "all_gold",
-  "gold_hops"}]`
-  (0/1 and 0-1 scales) so anyone can recompute the means.
+  "gold_hops"}]` (0/1 and 0-1 scales) so anyone can recompute the means.
 
 Simplified: the interval is a plain percentile bootstrap (no BCa correction) and covers EM and F1 only;
 latency percentiles interpolate linearly between samples; ROUGE uses `rouge_score`'s default tokenizer

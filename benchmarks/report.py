@@ -27,7 +27,10 @@ DATASETS = {
     "hotpotqa": (SHARED_DATA / "hotpotqa_dev_sample.jsonl", SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl"),
     "squad": (SHARED_DATA / "squad_v1.1_dev_sample.jsonl", SHARED_DATA / "squad_v1.1_dev_sample_corpus.jsonl"),
 }
-SUMMARY_KEYS = ("em", "em_ci", "f1", "rouge_l", "bleu", "latency_p50_s", "answers_per_s", "answer_in_context")
+SUMMARY_KEYS = (
+    "em", "em_ci", "f1", "rouge_l", "bleu", "latency_p50_s", "answers_per_s", "answer_in_context",
+    "by_hops", "all_gold_recall", "gold_found_by_hop", "abstention",
+)  # fmt: skip
 
 
 def summary(report: dict) -> dict:

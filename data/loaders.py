@@ -7,6 +7,15 @@ a JSONL or CSV file with `question` and `answer` or `answers`, or a Hugging Face
 `id`, `question`, `answer` (the primary gold answer), `answers` (gold plus aliases), `gold_pids` and
 `hops`, and `question` as its only input. Extra fields (HotpotQA's `context_pids`, ...) are ignored,
 so the real samples in `shared/data/` load as they are; SQuAD-style `answers` (`{"text": [...]}`) too.
+A file source may end with a Python slice of its rows, `questions.jsonl[:158]` or `questions.jsonl[158:]`:
+one file split into training and test questions the same way every time.
+
+Unanswerable questions: a row whose `answers` is an empty list (`[]`, or SQuAD v2's `{"text": []}`) is a
+question the data marks unanswerable; it loads with the fixed answer `UNANSWERABLE`, which the student is
+trained to say and the report scores as abstention (precision and recall). This is the default because
+SQuAD v2-style data marks such questions on purpose: refusing them would make the data unloadable, and
+skipping them would quietly report on the answerable part only. A row with no answer field at all (or an
+empty `answer` string, or an empty CSV cell) is still refused, since that is far more often a mistake.
 
 Bad rows stop the load with a `RagdistillError` such as `data/x.jsonl line 7: missing field 'question'`;
 with `skip_bad_rows=True` they are skipped and counted in one warning instead. Simplifications: a list
@@ -20,6 +29,7 @@ import csv
 import hashlib
 import io
 import json
+import re
 import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,6 +42,9 @@ from core.errors import RagdistillError
 WORLD_DIR = Path(__file__).resolve().parent / "world"
 WORLD_CORPUS = WORLD_DIR / "corpus.jsonl"
 BUNDLED_SPLITS = ("train", "dev", "test")
+UNANSWERABLE = "unanswerable"
+"""The answer of a question the data marks unanswerable (an empty answer list)."""
+_ROW_SLICE = re.compile(r"^(?P<path>.+)\[(?P<start>-?\d*):(?P<stop>-?\d*)\]$")
 
 
 @dataclass(frozen=True)
@@ -179,8 +192,19 @@ def _strings(row: dict, name: str) -> list[str]:
     return [str(item).strip() for item in value if str(item).strip()]
 
 
+def _marked_unanswerable(row: dict) -> bool:
+    """Whether the row's `answers` is an empty list (SQuAD v2 style), the mark of an unanswerable question."""
+    value = row.get("answers")
+    if isinstance(value, dict):
+        value = value.get("text")
+    return isinstance(value, list | tuple) and not value and not str(row.get("answer") or "").strip()
+
+
 def _answers(row: dict, require_answers: bool) -> list[str]:
-    """The primary answer (`answer`, else the first of `answers`) followed by the other answers, without repeats."""
+    """The primary answer (`answer`, else the first of `answers`) followed by the other answers, without repeats;
+    `[UNANSWERABLE]` for a row marked unanswerable."""
+    if _marked_unanswerable(row):
+        return [UNANSWERABLE]
     answer = row.get("answer")
     answers = ([str(answer).strip()] if answer is not None else []) + _strings(row, "answers")
     answers = list(dict.fromkeys(a for a in answers if a))
@@ -247,6 +271,17 @@ def _hf_examples(source: str, split: str | None, require_answers: bool, skip_bad
     return _collect(Path(source), rows, _example_builder(require_answers), lambda e: e.id, skip_bad_rows=skip_bad_rows)
 
 
+def split_source(source: str | Path) -> tuple[str, slice]:
+    """(The file or dataset a QA source names, the slice of its rows it takes): `x.jsonl[:158]` gives
+    (`x.jsonl`, slice(None, 158)), a bundled split name its file, a source without a slice every row."""
+    source = str(source)
+    if source in BUNDLED_SPLITS:
+        source = str(WORLD_DIR / f"{source}.jsonl")
+    if (sliced := _ROW_SLICE.match(source)) and not Path(source).exists():
+        return sliced["path"], slice(*[int(sliced[end]) if sliced[end] else None for end in ("start", "stop")])
+    return source, slice(None)
+
+
 def load_examples(
     source: str | Path,
     *,
@@ -255,10 +290,9 @@ def load_examples(
     limit: int | None = None,
     require_answers: bool = True,
 ) -> list[dspy.Example]:
-    """Load QA examples from a bundled split name, a JSONL/CSV file or a Hugging Face dataset."""
-    source = str(source)
-    if source in BUNDLED_SPLITS:
-        source = str(WORLD_DIR / f"{source}.jsonl")
+    """Load QA examples from a bundled split name, a JSONL/CSV file (optionally `FILE[start:stop]`, a slice of its
+    rows) or a Hugging Face dataset."""
+    source, row_slice = split_source(source)
     path = Path(source)
     suffix = path.suffix.lower()
     if suffix in (".jsonl", ".json", ".csv"):
@@ -272,4 +306,5 @@ def load_examples(
             f"cannot read QA data {source!r}: expected one of {', '.join(BUNDLED_SPLITS)}, a .jsonl/.csv file, "
             "or a Hugging Face dataset (directory or hub id)"
         )
+    examples = examples[row_slice]
     return examples[:limit] if limit is not None else examples

@@ -9,10 +9,14 @@ trained `StudentLM`.
 Targets (`targets=`):
 - "both" (default): the teacher's outputs where its trace passes the metric, the gold labels elsewhere;
 - "traces": only teacher outputs that pass the metric (classic BootstrapFinetune);
-- "gold": only gold labels, in the inputs the teacher's program saw (its retrieved context, for example).
-A gold target replaces the outputs of every predictor call whose output fields are all labels of the
-example (the answer step); calls without gold labels (an intermediate search query) are dropped from gold
-targets. `stats` records where the training data came from.
+- "gold": only gold targets, in the inputs the teacher's program saw (its retrieved context, for example).
+A gold target (`optimizers.targets`) replaces the outputs of every predictor call that has one: the answer
+step gets the example's labels; a search-query step (MultiHopRAG's `generate_query[i]`) gets a query derived
+from the example's supporting passages when `passages` (the corpus by pid) is given; a call without a gold
+target is left out, and so are the steps after a teacher call that failed to parse (the program stopped there).
+With "both", a trace that passes the metric keeps all of the teacher's outputs. `stats`
+records where the training data came from, in total and per predictor (`steps`: for each predictor name, how
+many of its training records came from teacher traces and how many from gold targets).
 
 Two stock BootstrapFinetune behaviours are corrected in `_DistillFinetune._prepare_finetune_data`: a trace
 that failed to parse scores -1, which is truthy, so it would pass the metric filter and crash formatting;
@@ -26,7 +30,7 @@ holds out its own validation slice, `val_fraction` in `train_kwargs`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
@@ -34,9 +38,11 @@ import dspy
 from dspy.teleprompt.bootstrap_trace import FailedPrediction
 
 from core.errors import RagdistillError
+from data.loaders import Passage
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
 from optimizers.base import Optimizer
+from optimizers.targets import QueryTargets, gold_outputs
 
 Targets = Literal["both", "traces", "gold"]
 
@@ -49,33 +55,41 @@ def _passed(item: dict[str, Any]) -> bool:
     return bool(item.get("score")) and not failed
 
 
-def _gold_trace(item: dict[str, Any]) -> list[tuple]:
-    """The item's predictor calls whose outputs are all gold labels, with the gold values as outputs."""
-    labels = item["example"].labels()
+def _gold_trace(item: dict[str, Any], queries: QueryTargets | None) -> list[tuple]:
+    """The item's predictor calls that have a gold target, with the gold values as outputs."""
     trace = []
     for predictor, inputs, _ in item["trace"]:
-        names = list(predictor.signature.output_fields)
-        if all(name in labels for name in names):
-            trace.append((predictor, inputs, {name: labels[name] for name in names}))
+        if (outputs := gold_outputs(predictor, inputs, item["example"], queries)) is not None:
+            trace.append((predictor, inputs, outputs))
     return trace
 
 
 class _DistillFinetune(dspy.BootstrapFinetune):
     """BootstrapFinetune choosing targets per example and refusing to train on nothing."""
 
-    def __init__(self, *, targets: Targets, **kwargs):
+    def __init__(self, *, targets: Targets, queries: QueryTargets | None, names: dict[int, str], **kwargs):
         super().__init__(**kwargs)
         self.targets = targets
-        self.stats: dict[str, int] = {}
+        self.queries = queries
+        self.names = names
+        """Predictor names by `id(predictor)` of the program whose traces are collected."""
+        self.stats: dict[str, Any] = {}
+
+    def _count(self, steps: dict[str, dict[str, int]], trace: list[tuple], source: str) -> None:
+        for predictor, _, _ in trace:
+            name = self.names.get(id(predictor), predictor.signature.__name__)
+            steps.setdefault(name, {"traces": 0, "gold": 0})[source] += 1
 
     def _prepare_finetune_data(self, trace_data: list[dict[str, Any]], lm: dspy.LM, pred_ind: int | None = None):
-        chosen, from_teacher, from_gold = [], 0, 0
+        chosen, from_teacher, from_gold, steps = [], 0, 0, {}
         for item in trace_data:
             if self.targets != "gold" and _passed(item):
                 chosen.append({**item, "score": True})
+                self._count(steps, item["trace"], "traces")
                 from_teacher += 1
-            elif self.targets != "traces" and (gold := _gold_trace(item)):
+            elif self.targets != "traces" and (gold := _gold_trace(item, self.queries)):
                 chosen.append({**item, "trace": gold, "score": True})
+                self._count(steps, gold, "gold")
                 from_gold += 1
         passed = sum(_passed(item) for item in trace_data)
         if not chosen:
@@ -91,6 +105,7 @@ class _DistillFinetune(dspy.BootstrapFinetune):
             "from_gold": from_gold,
             "skipped": len(trace_data) - len(chosen),
             "train_records": len(data),
+            "steps": steps,
         }
         return data, data_format
 
@@ -111,8 +126,11 @@ class Distill(Optimizer):
     """How prompts are formatted for the student; None: the configured one, wrapped if it is not a student's."""
     num_threads: int | None = None
     """Parallel teacher calls while tracing; None uses `dspy.settings.num_threads`."""
-    stats: dict[str, int] = field(default_factory=dict, init=False)
-    """Where the training data came from (examples, passed_metric, from_teacher, from_gold, skipped, records)."""
+    passages: Mapping[str, Passage] | None = field(default=None, repr=False)
+    """The corpus by pid, to derive gold search queries from supporting passages; None: no query targets."""
+    stats: dict[str, Any] = field(default_factory=dict, init=False)
+    """Where the training data came from (examples, passed_metric, from_teacher, from_gold, skipped, records),
+    and per predictor name (`steps`: {"traces": n, "gold": m})."""
 
     def __post_init__(self) -> None:
         if self.targets not in get_args(Targets):
@@ -142,8 +160,11 @@ class Distill(Optimizer):
         student = student.deepcopy()
         student.set_lm(self.student_lm)
         adapter = self._adapter()
+        traced = teacher if teacher is not None else student
         optimizer = _DistillFinetune(
             targets=self.targets,
+            queries=QueryTargets(self.passages) if self.passages is not None else None,
+            names={id(predictor): name for name, predictor in traced.named_predictors()},
             metric=self.metric,
             train_kwargs=self.train_kwargs,
             adapter=adapter,

@@ -8,6 +8,11 @@ scores 0) on top. The `answer_*` functions wrap them in DSPy's metric signature
 demonstrations it passes a `trace`; `short_answer_exact_match` then also rejects long answers, so a
 rambling-but-correct teacher output never becomes a demo.
 
+Token F1 follows the official HotpotQA script (DSPy's `HotPotF1`): the special answers "yes", "no" and
+"noanswer" only match exactly ("yes it is" vs "yes" scores 0, not 0.67), and so does our `UNANSWERABLE`, the
+answer of a question the data marks unanswerable. `abstained` and `is_unanswerable` tell an abstention and
+an unanswerable question.
+
 Simplified: normalization is SQuAD v1.1's as DSPy writes it (Unicode NFD, lowercase, drop punctuation and
 English articles, squeeze whitespace); there is no number or date canonicalization.
 """
@@ -17,7 +22,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import dspy
-from dspy.evaluate.metrics import EM, F1
+from dspy.evaluate.metrics import EM, HotPotF1, normalize_text
+
+from data.loaders import UNANSWERABLE
 
 MAX_DEMO_ANSWER_WORDS = 8
 
@@ -36,9 +43,25 @@ def exact_match(prediction: str, answers: str | Sequence[str]) -> bool:
 
 
 def token_f1(prediction: str, answers: str | Sequence[str]) -> float:
-    """The best token-overlap F1 (0..1) between the normalized prediction and a normalized gold answer (DSPy's `F1`)."""
+    """The best token-overlap F1 (0..1) between the normalized prediction and a normalized gold answer (DSPy's
+    `HotPotF1`); an abstention, or an unanswerable question, scores only on an exact match."""
     answers = _as_list(answers)
-    return float(F1(prediction, answers)) if answers else 0.0
+    if not answers:
+        return 0.0
+    if abstained(prediction) or is_unanswerable(answers):
+        return float(exact_match(prediction, answers))
+    return float(HotPotF1(prediction, answers))
+
+
+def abstained(prediction: str) -> bool:
+    """Whether a predicted answer is the abstention `UNANSWERABLE` (normalized)."""
+    return normalize_text(prediction) == UNANSWERABLE
+
+
+def is_unanswerable(answers: str | Sequence[str]) -> bool:
+    """Whether gold answers mark an unanswerable question (the loader gives those `[UNANSWERABLE]`)."""
+    answers = _as_list(answers)
+    return bool(answers) and all(abstained(answer) for answer in answers)
 
 
 def gold_answers(example: dspy.Example) -> list[str]:

@@ -1,8 +1,12 @@
 """Retrieve-then-answer programs: `RAG`, `MultiHopRAG` and the `ClosedBook` baseline.
 
 Each program takes its retriever when it is built, never from `dspy.settings`, and returns a
-`dspy.Prediction` with `answer`, `context` (the passages as the LM saw them, `title | text`) and
-`passages` (the `Hit`s, so metrics can check passage ids).
+`dspy.Prediction` with `answer`, `context` (the passages as the LM saw them, `title | text`),
+`passages` (the `Hit`s, so metrics can check passage ids) and `hop_pids` (the pids each search returned,
+one list per hop, so a report can tell which hop found a passage).
+
+`choose_program(trainset)` is `--program auto`: the multi-hop program when the training questions include
+two-hop ones (two or more gold passages, or `hops` 2), the single-hop one otherwise.
 
 The retriever is any object with `search(query, k) -> list[Hit]` (see `retrieval/base.py`), a
 `dspy.ColBERTv2` client, or the URL of a ColBERTv2-protocol server (ours, `python -m retrieval.serve`,
@@ -25,6 +29,7 @@ from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearch
 from retrieval.base import Hit, check_k
 
 PROGRAMS = ("rag", "multihop", "closedbook")
+AUTO = "auto"
 
 
 def hit_from_colbertv2(result: dict[str, Any]) -> Hit:
@@ -81,7 +86,9 @@ class RAG(dspy.Module):
         hits = self.search.search(question, self.k)
         context = [hit.as_context() for hit in hits]
         prediction = self.generate_answer(context=context, question=question)
-        return dspy.Prediction(answer=prediction.answer, context=context, passages=hits)
+        return dspy.Prediction(
+            answer=prediction.answer, context=context, passages=hits, hop_pids=[[hit.pid for hit in hits]]
+        )
 
 
 class MultiHopRAG(dspy.Module):
@@ -97,14 +104,18 @@ class MultiHopRAG(dspy.Module):
     def forward(self, question: str) -> dspy.Prediction:
         context: list[str] = []
         hits: list[Hit] = []
+        hop_pids: list[list[str]] = []
         for generate_query in self.generate_query:
             query = generate_query(context=context, question=question).query
-            for hit in self.search.search(query, self.k):
+            found = self.search.search(query, self.k)
+            hop_pids.append([hit.pid for hit in found])
+            context = list(context)  # a new list per hop: DSPy's trace keeps each call's inputs by reference
+            for hit in found:
                 if hit.as_context() not in context:
                     context.append(hit.as_context())
                     hits.append(hit)
         prediction = self.generate_answer(context=context, question=question)
-        return dspy.Prediction(answer=prediction.answer, context=context, passages=hits)
+        return dspy.Prediction(answer=prediction.answer, context=context, passages=hits, hop_pids=hop_pids)
 
 
 class ClosedBook(dspy.Module):
@@ -116,7 +127,7 @@ class ClosedBook(dspy.Module):
 
     def forward(self, question: str) -> dspy.Prediction:
         prediction = self.generate_answer(question=question)
-        return dspy.Prediction(answer=prediction.answer, context=[], passages=[])
+        return dspy.Prediction(answer=prediction.answer, context=[], passages=[], hop_pids=[])
 
 
 def build_program(name: str, retriever: Any = None, k: int = 5) -> dspy.Module:
@@ -129,3 +140,10 @@ def build_program(name: str, retriever: Any = None, k: int = 5) -> dspy.Module:
         raise RagdistillError(f"the {name!r} program needs a retriever")
     k = check_k(k)
     return RAG(retriever, k=k) if name == "rag" else MultiHopRAG(retriever, k=k)
+
+
+def choose_program(trainset: list[dspy.Example]) -> tuple[str, str]:
+    """`--program auto`: `multihop` when a training question is two-hop, else `rag`; with the reason, in words."""
+    two_hop = sum(1 for example in trainset if int(example.get("hops") or 1) >= 2)
+    name = "multihop" if two_hop else "rag"
+    return name, f"auto: {two_hop} of {len(trainset)} training questions have two gold passages"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
+from data.world import to_jsonl
 from engine.ct2 import ct2_unavailable
 from programs.compile.__main__ import main
 
@@ -32,9 +35,20 @@ def test_help_documents_every_option():
         assert option in result.output
 
 
-def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus_path, tiny_causal_dir, monkeypatch):
+def with_training_passages(tmp_path: Path, tiny_corpus: list[Passage]) -> Path:
+    """The tiny corpus plus the gold passages of the first 8 training questions (their query targets need them)."""
+    world = {passage.pid: passage for passage in load_corpus(WORLD_CORPUS)}
+    gold = [world[pid] for example in load_examples("train", limit=8) for pid in example.gold_pids]
+    passages = list({passage.pid: passage for passage in [*tiny_corpus, *gold]}.values())
+    path = tmp_path / "corpus.jsonl"
+    path.write_text(to_jsonl([dataclasses.asdict(passage) for passage in passages]), encoding="utf-8")
+    return path
+
+
+def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir, monkeypatch):
     monkeypatch.setenv("RAGDISTILL_CACHE", str(tmp_path / "cache"))
-    result = run(*tiny_options(tmp_path, tiny_corpus_path, tiny_causal_dir))
+    corpus_path = with_training_passages(tmp_path, tiny_corpus)
+    result = run(*tiny_options(tmp_path, corpus_path, tiny_causal_dir))
     assert result.exit_code == 0, result.output
     run_dir = tmp_path / "runs" / "tiny"
     manifest = json.loads((run_dir / "manifest.json").read_text())
@@ -45,15 +59,26 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus_path, tiny_causal
     assert manifest["targets"]["examples"] == 8
     assert manifest["targets"]["from_teacher"] + manifest["targets"]["from_gold"] == 8
     assert manifest["training"]["epochs_completed"] > 0 and manifest["training"]["precision"] in ("fp32", "bf16")
+    # --program auto: the world's training questions include two-hop ones, so the multi-hop program is compiled,
+    # and its query-writing steps get training targets too.
+    two_hop = sum(example.hops == 2 for example in load_examples("train", limit=8))
+    assert manifest["program"] == "multihop" and manifest["settings"]["program"] == "auto"
+    assert manifest["program_choice"] == f"auto: {two_hop} of 8 training questions have two gold passages"
+    steps = manifest["targets"]["steps"]
+    assert set(steps) == {"generate_query[0]", "generate_query[1]", "generate_answer"}
+    assert sum(steps["generate_answer"].values()) == 8 and sum(steps["generate_query[0]"].values()) > 0
     assert (run_dir / "student" / "adapter_config.json").is_file()
     for name in ("teacher_program.json", "student_program.json", "report/report.json", "report/index.html"):
         assert (run_dir / name).is_file(), name
     report = json.loads((run_dir / "report" / "report.json").read_text())
-    assert "student_distilled" in report["systems"]
+    assert "student_distilled" in report["systems"] and report["program"]["name"] == "multihop"
     assert report["systems"]["student_distilled"]["engine"].startswith(expected_backend)
+    distilled = report["systems"]["student_distilled"]
+    assert sum(group["questions"] for group in distilled["by_hops"].values()) == 4
+    assert set(distilled["gold_found_by_hop"]) == {"hop_1", "hop_2", "missed"}
     assert "student_distilled" in result.output  # the summary table
 
-    again = run(*tiny_options(tmp_path, tiny_corpus_path, tiny_causal_dir), "--resume")
+    again = run(*tiny_options(tmp_path, corpus_path, tiny_causal_dir), "--resume")
     assert again.exit_code == 0, again.output
     assert again.output.count("skipped (--resume)") == 4
     assert json.loads((run_dir / "manifest.json").read_text())["timings"] == manifest["timings"]
@@ -62,7 +87,7 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus_path, tiny_causal
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--program", "tree"], "unknown program 'tree'"),
+        (["--program", "tree"], "unknown program 'tree': choose one of auto, rag, multihop"),
         (["--optimizer", "bootstrap,magic"], "unknown optimizer 'magic'"),
         (["--teacher", "gpt4"], "neither a LiteLLM model string"),
         (["--retriever", "grep"], "unknown retriever 'grep'"),

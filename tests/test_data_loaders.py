@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import RagdistillError
-from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
+from data.loaders import UNANSWERABLE, WORLD_CORPUS, Passage, load_corpus, load_examples, split_source
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
@@ -150,6 +150,33 @@ def test_skip_bad_rows_skips_and_warns(tmp_path):
 def test_unanswered_questions_only_when_allowed(tmp_path):
     path = write(tmp_path / "q.jsonl", '{"question": "Q?"}\n')
     assert load_examples(path, require_answers=False)[0].answers == []
+
+
+def test_an_empty_answer_list_marks_an_unanswerable_question(tmp_path):
+    import datasets
+
+    path = write(tmp_path / "q.jsonl", '{"question": "Q?", "answers": []}\n{"question": "R?", "answers": ["r"]}\n')
+    unanswerable, answerable = load_examples(path)
+    assert (unanswerable.answer, unanswerable.answers) == (UNANSWERABLE, [UNANSWERABLE])
+    assert answerable.answers == ["r"]
+    squad_v2 = {"id": "s1", "question": "Who?", "answers": {"text": [], "answer_start": []}}
+    datasets.Dataset.from_list([squad_v2]).save_to_disk(tmp_path / "squad_v2")
+    assert load_examples(tmp_path / "squad_v2")[0].answers == [UNANSWERABLE]
+    # No answer field, or an empty answer string, is still a mistake, not an unanswerable question.
+    for row in ('{"question": "Q?"}', '{"question": "Q?", "answer": ""}'):
+        with pytest.raises(RagdistillError, match="missing field 'answer'"):
+            load_examples(write(tmp_path / "bad.jsonl", row + "\n"))
+
+
+def test_a_slice_of_a_file_splits_it_the_same_way_every_time(tmp_path):
+    rows = "".join(json.dumps({"id": f"q{i}", "question": f"Q{i}?", "answer": "a"}) + "\n" for i in range(5))
+    path = write(tmp_path / "qa.jsonl", rows)
+    assert [e.id for e in load_examples(f"{path}[:3]")] == ["q0", "q1", "q2"]
+    assert [e.id for e in load_examples(f"{path}[3:]")] == ["q3", "q4"]
+    assert [e.id for e in load_examples(f"{path}[-2:]", limit=1)] == ["q3"]
+    assert split_source(f"{path}[3:]") == (str(path), slice(3, None)) and split_source(path) == (str(path), slice(None))
+    with pytest.raises(RagdistillError, match="no such file"):
+        load_examples(f"{tmp_path / 'absent.jsonl'}[:3]")
 
 
 def test_unknown_source_is_one_line(tmp_path):

@@ -12,10 +12,14 @@ import pytest
 from dspy.utils import DummyLM
 
 from core.errors import RagdistillError
+from data.loaders import Passage
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM, anchor_students
 from optimizers.distill import Distill
+from optimizers.metrics import answer_exact_match
+from programs.rag import MultiHopRAG
 from tests.fixtures_models import COPY_WORDS, copy_task, strict_match
+from tests.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
 
 REPO = Path(__file__).resolve().parents[1]
 TRAIN_KWARGS = {"full_finetune": True, "epochs": 80, "batch_size": 2, "learning_rate": 3e-3, "val_fraction": 0.0}
@@ -69,6 +73,7 @@ def test_targets_both_uses_teacher_where_it_passes_and_gold_elsewhere(distilled)
         "from_gold": 2,
         "skipped": 0,
         "train_records": 8,
+        "steps": {"respond": {"traces": 6, "gold": 2}},
     }
 
 
@@ -120,3 +125,33 @@ def test_empty_trainset_and_unknown_targets_are_refused(tiny_t5_dir: Path):
     optimizer = Distill(strict_match, student_lm=StudentLM.from_base(str(tiny_t5_dir)))
     with pytest.raises(RagdistillError, match="training set is empty"):
         optimizer.compile(PassthroughRAG(), trainset=[])
+
+
+def test_multihop_student_learns_every_step_and_the_manifest_counts_where_targets_came_from(
+    tiny_t5_dir: Path, tmp_path: Path
+):
+    # The teacher's queries ("xyz") match no passage word, so with k=1 each hop finds p1 (Zorvath); it answers
+    # q5 ("Where was the founder of Zorvath born?") right and the others wrong. Gold query targets, by hand:
+    # q1-q4 hop 1: the title each question names; hop 2: that title again, except q1, whose p1 hop 1 found;
+    # q5 (teacher passes): all three of the teacher's calls.
+    retriever = KeywordRetriever(PASSAGES)
+    passages = {hit.pid: Passage(hit.pid, hit.title, hit.text) for hit in PASSAGES}
+    teacher = MultiHopRAG(retriever, k=1)
+    answers = ["wrong"] * 4 + ["Miralune"]
+    teacher.set_lm(DummyLM([step for a in answers for step in ({"query": "xyz"}, {"query": "xyz"}, {"answer": a})]))
+    optimizer = Distill(
+        answer_exact_match,
+        student_lm=StudentLM.from_base(str(tiny_t5_dir)),
+        train_kwargs={**TRAIN_KWARGS, "epochs": 1, "output_dir": str(tmp_path / "student")},
+        num_threads=1,
+        passages=passages,
+    )
+    with dspy.context(adapter=StudentAdapter()):
+        compiled = optimizer.compile(MultiHopRAG(retriever, k=1), trainset=EXAMPLES, teacher=teacher)
+    assert optimizer.stats["steps"] == {
+        "generate_query[0]": {"traces": 1, "gold": 4},
+        "generate_query[1]": {"traces": 1, "gold": 3},
+        "generate_answer": {"traces": 1, "gold": 4},
+    }
+    assert optimizer.stats["train_records"] == 14 and optimizer.stats["from_gold"] == 4
+    assert all(isinstance(predictor.lm, StudentLM) for predictor in compiled.predictors())

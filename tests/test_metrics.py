@@ -8,10 +8,12 @@ from dspy.evaluate.metrics import normalize_text
 
 from optimizers.metrics import (
     METRICS,
+    abstained,
     answer_exact_match,
     answer_f1,
     exact_match,
     gold_answers,
+    is_unanswerable,
     passage_match,
     short_answer_exact_match,
     token_f1,
@@ -42,6 +44,16 @@ def test_token_f1_by_hand():
     # Repeated tokens count once per occurrence: pred (glass, glass), gold (glass): overlap 1,
     # precision 1/2, recall 1 -> 2/3.
     assert token_f1("glass glass", ["glass"]) == pytest.approx(2 / 3)
+
+
+def test_yes_no_and_abstentions_only_match_exactly_as_in_the_hotpotqa_script():
+    assert token_f1("yes it is", ["yes"]) == 0.0  # would be 0.5 without the rule
+    assert token_f1("no", ["no way"]) == 0.0
+    assert token_f1("Yes.", ["yes"]) == 1.0 and exact_match("Yes.", ["yes"])
+    assert token_f1("unanswerable question", ["unanswerable"]) == 0.0
+    assert token_f1("yes", ["no", "yes"]) == 1.0  # the best alias still wins
+    assert abstained("Unanswerable.") and not abstained("unanswerable question")
+    assert is_unanswerable(["unanswerable"]) and not is_unanswerable(["Rome"]) and not is_unanswerable([])
 
 
 def example(**fields) -> dspy.Example:

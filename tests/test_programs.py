@@ -15,7 +15,17 @@ from dspy.dsp.utils import dotdict
 from dspy.utils.dummies import DummyLM
 
 from core.errors import RagdistillError
-from programs.rag import PROGRAMS, RAG, ClosedBook, MultiHopRAG, PassageSearch, build_program, hit_from_colbertv2
+from data.loaders import load_examples
+from programs.rag import (
+    PROGRAMS,
+    RAG,
+    ClosedBook,
+    MultiHopRAG,
+    PassageSearch,
+    build_program,
+    choose_program,
+    hit_from_colbertv2,
+)
 from retrieval.base import Hit, Retriever
 
 PASSAGES = [
@@ -85,6 +95,7 @@ def test_rag_answers_from_the_top_k_passages(retriever):
         "Kestrel Bridge | Kestrel Bridge crosses the Zorvath river.",
     ]
     assert [hit.pid for hit in prediction.passages] == ["p1", "p4"]
+    assert prediction.hop_pids == [["p1", "p4"]]
     prompt = lm.history[-1]["messages"][-1]["content"]
     assert "Zorvath is a river city founded by Queen Elna." in prompt
     assert "Answer the question with a short phrase taken from the context." in lm.history[-1]["messages"][0]["content"]
@@ -93,15 +104,19 @@ def test_rag_answers_from_the_top_k_passages(retriever):
 def test_multihop_writes_two_queries_and_deduplicates_context(retriever):
     lm = DummyLM([{"query": "Zorvath founder"}, {"query": "Queen Elna born Zorvath"}, {"answer": "Miralune"}])
     program = MultiHopRAG(retriever, k=2, hops=2)
-    with dspy.context(lm=lm):
+    with dspy.context(lm=lm, trace=[]):
         prediction = program(question="Where was the founder of Zorvath born?")
+        trace = list(dspy.settings.trace)
     assert retriever.queries == ["Zorvath founder", "Queen Elna born Zorvath"]
     # Hop 1 finds p1, p4; hop 2 finds p1 (again) and p2: p1 is kept once.
     assert [hit.pid for hit in prediction.passages] == ["p1", "p4", "p2"]
+    assert prediction.hop_pids == [["p1", "p4"], ["p1", "p2"]]
     assert len(prediction.context) == 3
     assert prediction.answer == "Miralune"
-    # The second query writer saw what the first hop found.
+    # The second query writer saw what the first hop found; the trace keeps what each step saw (distillation
+    # trains on it), so the first step's context stays empty.
     assert "Kestrel Bridge crosses the Zorvath river." in lm.history[1]["messages"][-1]["content"]
+    assert [len(inputs["context"]) for _, inputs, _ in trace] == [0, 2, 3]
 
 
 def test_closed_book_answers_without_retrieval():
@@ -162,3 +177,12 @@ def test_build_program_by_name(retriever):
         build_program("rag", 42)
     with pytest.raises(RagdistillError, match="k must be between"):
         build_program("rag", retriever, k=0)
+
+
+def test_auto_program_is_multihop_on_the_world_and_rag_on_single_hop_data(tiny_examples):
+    world = load_examples("train", limit=100)
+    two_hop = sum(example.hops == 2 for example in world)
+    assert 0 < two_hop < 100
+    assert choose_program(world) == ("multihop", f"auto: {two_hop} of 100 training questions have two gold passages")
+    assert choose_program(tiny_examples) == ("rag", "auto: 0 of 12 training questions have two gold passages")
+    assert choose_program(EXAMPLES)[0] == "multihop"  # q5 has two gold passages

@@ -129,6 +129,32 @@ def test_absent_systems_and_retrieval_are_left_out(tmp_path):
     assert json.loads((out / "report.json").read_text())["speed_ratio"] is None
 
 
+def test_question_type_hop_and_abstention_sections(tmp_path):
+    def answered(qid, gold, prediction, hops, gold_pids, hop_pids):
+        retrieved = list(dict.fromkeys(pid for found in hop_pids for pid in found))
+        return AnswerRecord(
+            qid=qid, question=f"{qid}?", gold=gold, prediction=prediction, latency_s=1.0, tokens_in=None,
+            tokens_out=None, retrieved_pids=retrieved, retrieved_titles=retrieved, gold_pids=gold_pids,
+            retrieved_texts=[f"T | {pid}" for pid in retrieved], hops=hops, hop_pids=hop_pids,
+        )  # fmt: skip
+
+    student = [
+        answered("a", ["Paris"], "Paris", 1, ["p1"], [["p1"], ["p9"]]),
+        answered("b", ["1742"], "1700", 2, ["p2", "p3"], [["p2"], ["p3"]]),
+        answered("c", ["unanswerable"], "unanswerable", 1, [], [["p9"], ["p8"]]),
+    ]
+    report = {
+        "systems": {"student_distilled": score_system(student)},
+        "program": {"name": "multihop", "choice": "auto: 1 of 3 training questions have two gold passages"},
+    }
+    markdown = (write_report(report, tmp_path) / "report.md").read_text()
+    assert "| System | one-hop EM | two-hop EM | all gold in context (%) | hop 1 | hop 2 | missed |" in markdown
+    # One-hop: a right, c right (abstained); two-hop: b wrong. All gold: a and b (c has no gold passages).
+    assert "| student_distilled | 100.0 (2) | 0.0 (1) | 100.0 | 2 | 1 | 0 |" in markdown
+    assert "Program: multihop (auto: 1 of 3 training questions have two gold passages)." in markdown
+    assert "| student_distilled | 1 | 1 | 100.0 | 100.0 |" in markdown  # abstention
+
+
 # Appended to a copy of index.html: once the page has loaded, record each image's decoded width in the DOM.
 PROBE = """<script>
 window.addEventListener("load", () => {

@@ -7,7 +7,9 @@ import pytest
 from programs.evaluate.scoring import AnswerRecord, answer_in_context, bootstrap_ci, score_system, worst_questions
 
 
-def record(qid, gold, prediction, *, latency_s=1.0, texts=(), pids=(), gold_pids=(), tokens=(None, None)):
+def record(
+    qid, gold, prediction, *, latency_s=1.0, texts=(), pids=(), gold_pids=(), tokens=(None, None), hops=1, hop_pids=()
+):
     return AnswerRecord(
         qid=qid,
         question=f"question {qid}?",
@@ -20,6 +22,8 @@ def record(qid, gold, prediction, *, latency_s=1.0, texts=(), pids=(), gold_pids
         retrieved_titles=[f"title {pid}" for pid in pids],
         gold_pids=list(gold_pids),
         retrieved_texts=list(texts),
+        hops=hops,
+        hop_pids=[list(found) for found in hop_pids],
     )
 
 
@@ -116,6 +120,7 @@ def test_error_breakdown_and_retrieval_use():
         "reading_error": 1,
         "retrieval_miss": 1,
         "wrong_closed_book": 0,
+        "answered_unanswerable": 0,
     }
     assert scores["answer_in_context"] == pytest.approx(0.5)
     # Gold passages found: q1 1/1, q2 1/2, q3 0/1; q4 has no gold pids and is skipped.
@@ -152,3 +157,51 @@ def test_worst_questions_lists_student_misses_with_the_largest_teacher_lead_firs
     assert rows[0]["gap"] == pytest.approx(100.0) and rows[1]["gap"] == pytest.approx(50.0)
     assert rows[1]["student"] == "red dog" and rows[1]["teacher"] == "red fox"
     assert [row["qid"] for row in worst_questions(student, teacher, n=1)] == ["q3"]
+
+
+def two_hop_case() -> list[AnswerRecord]:
+    """A multi-hop program's answers, by hand:
+
+    a  one-hop, right;  gold p1: hop 1 found it             -> all gold yes
+    b  one-hop, wrong;  gold p2: no hop found it            -> all gold no
+    c  two-hop, right;  gold p3, p4: hop 1 p3, hop 2 p4     -> all gold yes
+    d  two-hop, wrong;  gold p5, p6: hop 2 p5, p6 missed    -> all gold no
+    one-hop EM 50 (2 questions), two-hop EM 50 (2); all gold 2 of 4; found by hop 1: 2, hop 2: 2, missed 2.
+    """
+    return [
+        record("a", ["Paris"], "Paris", gold_pids=["p1"], hop_pids=[["p1", "p9"], ["p8"]], pids=["p1", "p9", "p8"]),
+        record("b", ["Rome"], "Milan", gold_pids=["p2"], hop_pids=[["p9"], ["p8"]], pids=["p9", "p8"]),
+        record("c", ["1742"], "1742", gold_pids=["p3", "p4"], hops=2, hop_pids=[["p3"], ["p3", "p4"]],
+               pids=["p3", "p4"]),
+        record("d", ["Voss"], "Mira", gold_pids=["p5", "p6"], hops=2, hop_pids=[["p9"], ["p5"]], pids=["p9", "p5"]),
+    ]  # fmt: skip
+
+
+def test_figures_per_question_type_and_hop():
+    scores = score_system(two_hop_case())
+    assert scores["by_hops"] == {
+        "one_hop": {"questions": 2, "em": 50.0, "f1": 50.0},
+        "two_hop": {"questions": 2, "em": 50.0, "f1": 50.0},
+    }
+    assert scores["all_gold_recall"] == pytest.approx(0.5)
+    assert scores["gold_found_by_hop"] == {"hop_1": 2, "hop_2": 2, "missed": 2}
+    per_question = {q["qid"]: q for q in scores["per_question"]}
+    assert per_question["c"]["gold_hops"] == [1, 2] and per_question["d"]["gold_hops"] == [2, None]
+    assert [per_question[qid]["all_gold"] for qid in "abcd"] == [True, False, True, False]
+    # A closed-book system has none of the retrieval figures; one-hop data has no two-hop group.
+    closed = score_system([record("a", ["Paris"], "Paris", gold_pids=["p1"])])
+    assert closed["all_gold_recall"] is None and closed["gold_found_by_hop"] is None
+    assert list(closed["by_hops"]) == ["one_hop"]
+
+
+def test_abstention_precision_and_recall_on_unanswerable_questions():
+    records = [
+        record("u1", ["unanswerable"], "unanswerable"),  # abstained, rightly
+        record("u2", ["unanswerable"], "Paris"),  # answered an unanswerable question
+        record("a1", ["Rome"], "Unanswerable."),  # abstained on an answerable one
+        record("a2", ["Rome"], "Rome"),
+    ]
+    scores = score_system(records)
+    assert scores["abstention"] == {"unanswerable": 2, "abstained": 2, "precision": 0.5, "recall": 0.5}
+    assert scores["em"] == 50.0 and scores["errors"]["answered_unanswerable"] == 1
+    assert score_system(records[3:])["abstention"] is None

@@ -28,8 +28,8 @@ class CompileConfig:
     """Run name: outputs go to `<out>/<name>/`."""
     out: str = "runs"
     """Directory holding run directories."""
-    program: Literal["rag", "multihop"] = "rag"
-    """Program to compile: `rag` (retrieve, then answer) or `multihop` (two retrieval hops)."""
+    program: Literal["auto", "rag", "multihop"] = "auto"
+    """Program: `rag` (retrieve, then answer), `multihop` (two retrieval hops) or `auto` (multihop on two-hop data)."""
     optimizer: str = "bootstrap"
     """Teacher-side optimizers, comma-separated, applied in order: none, fewshot, bootstrap, random_search, mipro."""
     distill: bool = True

@@ -2,8 +2,10 @@
 
 Stages, each recorded in `runs/<name>/manifest.json` when it finishes (so `--resume` skips it):
 1. `index`   — the retriever's index over the corpus (built if missing, reused when its corpus hash matches);
-2. `teacher` — the program (`rag` or `multihop`) run by the teacher LM and compiled by the teacher-side
-               optimizers (`--optimizer`, e.g. `bootstrap`), saved as `teacher_program.json`;
+2. `teacher` — the program (`rag` or `multihop`; `auto`, the default, picks `multihop` when the training
+               questions include two-hop ones, see `programs.rag.choose_program`) run by the teacher LM and
+               compiled by the teacher-side optimizers (`--optimizer`, e.g. `bootstrap`), saved as
+               `teacher_program.json`;
 3. `student` — `optimizers.distill.Distill`: the real `dspy.BootstrapFinetune` distils the compiled
                teacher's traces (and/or gold answers) into a LoRA student, saved as `student/` +
                `student_program.json`;
@@ -28,6 +30,7 @@ from core.log import say
 from data.loaders import file_sha256, load_corpus, load_examples
 from programs.compile.config import CompileConfig, validate
 from programs.compile.stages import index_stage, report_stage, student_stage, teacher_stage
+from programs.rag import AUTO, choose_program
 from programs.rundir import Run
 
 STAGES = ("index", "teacher", "student", "report")
@@ -47,8 +50,12 @@ def compile_run(config: CompileConfig) -> dict:
     trainset = load_examples(config.train, limit=config.train_size, **rows)
     devset = load_examples(config.dev, limit=config.dev_size, **rows)
     testset = load_examples(config.test, limit=config.test_size, **rows)
+    given = (config.program, f"given: --program {config.program}")
+    program, choice = choose_program(trainset) if config.program == AUTO else given
+    say(f"program: {program} ({choice})")
     run = Run(config.run_dir)
-    run.open(resume=config.resume, name=config.name, program=config.program, settings=asdict(config))
+    run.open(resume=config.resume, name=config.name, program=program, settings=asdict(config))
+    run.manifest["program_choice"] = choice
     run.manifest["data"] = {
         "corpus": {"path": config.corpus, "sha256": file_sha256(config.corpus), "passages": len(corpus)},
         **{
@@ -59,7 +66,7 @@ def compile_run(config: CompileConfig) -> dict:
     stages = {
         "index": lambda: index_stage(run, config, corpus),
         "teacher": lambda: teacher_stage(run, config, trainset, devset),
-        "student": lambda: student_stage(run, config, trainset),
+        "student": lambda: student_stage(run, config, trainset, corpus),
         "report": lambda: report_stage(run, config, testset),
     }
     # One adapter for every LM: the flat student prompt for students, ChatAdapter (no JSON retry) for teachers.

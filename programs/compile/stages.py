@@ -75,8 +75,9 @@ def compiled_teacher(run: Run, config: CompileConfig) -> dspy.Module:
     return program
 
 
-def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example]) -> dict:
-    """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`)."""
+def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example], corpus: list[Passage]) -> dict:
+    """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`); the corpus
+    gives the supporting passages that gold search-query targets are derived from."""
     from engine.models import resolve_model
     from finetune.lm import StudentLM, anchor_students
     from finetune.record import read_student_record
@@ -102,6 +103,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example])
         targets=config.targets,
         train_kwargs=train_kwargs,
         num_threads=config.threads,
+        passages={passage.pid: passage for passage in corpus},
     )
     say(
         f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains",

@@ -14,7 +14,7 @@ import dspy
 
 from core.cli import check_choices, dataclass_options
 from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import WORLD_DIR, load_examples
+from data.loaders import WORLD_DIR, load_examples, split_source
 from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
 from programs.evaluate.report import REPORT_PAGE
 from programs.rundir import MANIFEST_FILE, REPORT_DIR
@@ -28,7 +28,7 @@ class EvaluateConfig:
     split: Literal["train", "dev", "test"] = "test"
     """Bundled split to evaluate on."""
     data: str | None = None
-    """Any JSONL/CSV QA file instead of --split."""
+    """Any JSONL/CSV QA file instead of --split (`FILE[a:b]`: a slice of its rows)."""
     corpus: str | None = None
     """The corpus --data's gold passages point into (indexed into the ragdistill cache once)."""
     limit: int | None = None
@@ -66,7 +66,7 @@ def main(run_dir: Path, **options) -> None:
     examples = load_examples(source, limit=config.limit)
     corpus = Path(config.corpus) if config.corpus else None
     index_dir = index_for_corpus(corpus, wanted) if corpus else None
-    data_files = {"questions": str(source), **({"corpus": str(corpus)} if corpus else {})}
+    data_files = {"questions": split_source(source)[0], **({"corpus": str(corpus)} if corpus else {})}
     report_dir = Path(config.out) if config.out else run_dir / REPORT_DIR
     with dspy.context(adapter=StudentAdapter()):
         report = evaluate_run(

@@ -12,9 +12,10 @@ directory, the systems a user chooses between and answers the same questions wit
 - `student_distilled@<retriever>`  the distilled student behind each other retriever the index offers.
 
 Each answer becomes a `programs.evaluate.scoring.AnswerRecord` (prediction, latency, tokens from the LM's history,
-retrieved passages); `score_system` turns them into EM/F1/ROUGE-L/BLEU with confidence intervals,
-latency and throughput; `retrieval.metrics.evaluate_retriever` measures each retriever on the gold
-passages; `programs.evaluate.report.write_report` writes report.json, report.md and index.html.
+retrieved passages, the pids each hop found); `score_system` turns them into EM/F1/ROUGE-L/BLEU with
+confidence intervals, latency, throughput, figures per question type and hop, and abstention;
+`retrieval.metrics.evaluate_retriever` measures each retriever on the gold passages;
+`programs.evaluate.report.write_report` writes report.json, report.md and index.html.
 
 With `--data FILE --corpus FILE` the same systems run on any QA split with its own corpus (the real
 HotpotQA/SQuAD samples, say): that corpus is indexed into the ragdistill cache first.
@@ -146,6 +147,7 @@ def answer_all(system: System, examples: list[dspy.Example]) -> tuple[list[Answe
                 prediction=str(prediction.answer or ""), latency_s=latency, tokens_in=tokens_in,
                 tokens_out=tokens_out, retrieved_pids=[h.pid for h in hits], retrieved_titles=[h.title for h in hits],
                 gold_pids=list(example.gold_pids), retrieved_texts=[h.as_context() for h in hits],
+                hops=int(example.get("hops") or 1), hop_pids=[list(pids) for pids in prediction.get("hop_pids") or []],
             )
         )  # fmt: skip
     return records, time.perf_counter() - started
@@ -206,6 +208,7 @@ def evaluate_run(
         },
         "data": {name: file_sha256(path) for name, path in (data_files or {}).items()},
         "targets": manifest.get("targets"),
+        "program": {"name": manifest.get("program"), "choice": manifest.get("program_choice")},
     }
     if "student_distilled" in records and "teacher_compiled" in records:
         report["worst_questions"] = worst_questions(records["student_distilled"], records["teacher_compiled"])

@@ -16,6 +16,7 @@ half-written one. The report dict, built by the evaluator:
       "models": {role: model id},        # e.g. {"teacher": ..., "student": ..., "retriever": ...}
       "data": {name: sha256},            # hashes of the files evaluated on
       "worst_questions": [...],          # scoring.worst_questions(student, teacher)
+      "program": {"name", "choice"},     # the program compiled and why (`--program auto`) (optional)
     }
 
 `report.json` is that dict plus `speed_ratio`: the student's answers per second divided by the
@@ -138,6 +139,12 @@ def build_tables(report: dict) -> list[Table]:
     error_names = [name for name in names if "errors" in systems[name]]
     if error_names:
         tables.append(_error_table(systems, error_names))
+    hop_names = [name for name in names if systems[name].get("by_hops")]
+    if hop_names:
+        tables.append(_hops_table(systems, hop_names, report.get("program") or {}))
+    abstaining = [name for name in names if systems[name].get("abstention")]
+    if abstaining:
+        tables.append(_abstention_table(systems, abstaining))
     if report.get("worst_questions"):
         tables.append(_worst_table(report["worst_questions"]))
     provenance = [[f"model: {role}", str(value)] for role, value in report.get("models", {}).items()]
@@ -159,7 +166,7 @@ def _speed_note(report: dict) -> str:
 
 
 def _error_table(systems: dict, names: list[str]) -> Table:
-    columns = ["correct", "reading_error", "retrieval_miss", "wrong_closed_book", "empty"]
+    columns = ["correct", "reading_error", "retrieval_miss", "wrong_closed_book", "empty", "answered_unanswerable"]
     return Table(
         "Error analysis",
         ["System", *[column.replace("_", " ") for column in columns], "answer in context (%)", "passage recall (%)"],
@@ -174,6 +181,54 @@ def _error_table(systems: dict, names: list[str]) -> Table:
         ],
         "Reading error: wrong although the gold answer was in the retrieved passages; "
         "retrieval miss: wrong and it was not.",
+    )
+
+
+def _hops_table(systems: dict, names: list[str], program: dict) -> Table:
+    def em(metrics: dict, kind: str) -> str:
+        group = metrics["by_hops"].get(kind)
+        return MISSING if group is None else f"{group['em']:.1f} ({group['questions']})"
+
+    hops = sorted({key for name in names for key in systems[name].get("gold_found_by_hop") or {} if key != "missed"})
+    note = "EM per question type (questions in brackets); all gold: share of questions whose final context holds "
+    note += "every gold passage; hop columns: gold passages the hop's search found first."
+    if program.get("name"):
+        note += f" Program: {program['name']} ({program.get('choice') or 'given'})."
+    return Table(
+        "Question types and hops",
+        ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
+        + ["missed"],
+        [
+            [
+                name,
+                em(systems[name], "one_hop"),
+                em(systems[name], "two_hop"),
+                _num(_percent(systems[name].get("all_gold_recall"))),
+                *[str((systems[name].get("gold_found_by_hop") or {}).get(hop, MISSING)) for hop in hops],
+                str((systems[name].get("gold_found_by_hop") or {}).get("missed", MISSING)),
+            ]
+            for name in names
+        ],
+        note,
+    )
+
+
+def _abstention_table(systems: dict, names: list[str]) -> Table:
+    return Table(
+        "Abstention (unanswerable questions)",
+        ["System", "unanswerable questions", "abstentions", "precision (%)", "recall (%)"],
+        [
+            [
+                name,
+                str(systems[name]["abstention"]["unanswerable"]),
+                str(systems[name]["abstention"]["abstained"]),
+                _num(_percent(systems[name]["abstention"]["precision"])),
+                _num(_percent(systems[name]["abstention"]["recall"])),
+            ]
+            for name in names
+        ],
+        "An abstention is the answer 'unanswerable'; precision: abstentions on unanswerable questions over all "
+        "abstentions; recall: over all unanswerable questions.",
     )
 
 

@@ -20,9 +20,19 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
   `passage_recall`: mean share of gold passages among those retrieved (questions with `gold_pids` only).
   Each is `None` when no record carries passage texts / pids (closed book).
 - `errors`: counts of right answers (EM), reading errors (wrong although the answer was in the context),
-  retrieval misses (wrong and the answer was not retrieved) and empty answers.
-- `per_question`: `[{"qid", "em", "f1", "rouge_l", "bleu", "answer_in_context"}]` (0/1 and 0-1 scales) so anyone
-  can recompute the means.
+  retrieval misses (wrong and the answer was not retrieved), empty answers, and answers given to questions
+  the data marks unanswerable.
+- `by_hops`: `{"one_hop": {"questions", "em", "f1"}, "two_hop": {...}}`, EM/F1 (percent) per question type
+  (the example's `hops`); a type without questions is left out.
+- `all_gold_recall`: share of the questions with `gold_pids` whose final context holds every gold passage
+  (None for closed book); `gold_found_by_hop`: `{"hop_1": n, "hop_2": m, "missed": k}`, for every gold passage
+  the first hop whose search returned it (from `AnswerRecord.hop_pids`; None when no record has them), or missed.
+- `abstention`: `{"unanswerable", "abstained", "precision", "recall"}` for the questions the data marks
+  unanswerable (gold `UNANSWERABLE`) and the answers that abstain (say `UNANSWERABLE`); None when there are
+  neither. Precision: abstentions on unanswerable questions over all abstentions; recall: over all unanswerable
+  questions (fractions 0-1, None when the denominator is 0).
+- `per_question`: `[{"qid", "em", "f1", "rouge_l", "bleu", "answer_in_context", "hops", "all_gold",
+  "gold_hops"}]` (0/1 and 0-1 scales) so anyone can recompute the means.
 
 Simplified: the interval is a plain percentile bootstrap (no BCa correction) and covers EM and F1 only;
 latency percentiles interpolate linearly between samples; ROUGE uses `rouge_score`'s default tokenizer
@@ -39,7 +49,7 @@ import sacrebleu
 from dspy.evaluate.metrics import normalize_text
 from rouge_score import rouge_scorer
 
-from optimizers.metrics import exact_match, token_f1
+from optimizers.metrics import abstained, exact_match, is_unanswerable, token_f1
 from retrieval.metrics import recall_at_k
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -67,6 +77,10 @@ class AnswerRecord:
     gold_pids: list[str]
     retrieved_texts: list[str] = field(default_factory=list)
     """The retrieved passages as shown to the LM ("title | text"), for the answer-in-context rate."""
+    hops: int = 1
+    """The question's type: 1 for one-hop, 2 for two-hop (the example's `hops`)."""
+    hop_pids: list[list[str]] = field(default_factory=list)
+    """The pids each search of the program returned, one list per hop (the prediction's `hop_pids`)."""
 
 
 def answer_in_context(gold: Sequence[str], passages: Sequence[str]) -> bool:
@@ -74,6 +88,14 @@ def answer_in_context(gold: Sequence[str], passages: Sequence[str]) -> bool:
     texts = [f" {normalize_text(passage)} " for passage in passages]
     answers = [normalize_text(answer) for answer in gold]
     return any(answer and f" {answer} " in text for answer in answers for text in texts)
+
+
+def gold_hops(record: AnswerRecord) -> list[int | None]:
+    """For each gold passage, the first hop (1-based) whose search returned it, None when none did."""
+    return [
+        next((hop for hop, pids in enumerate(record.hop_pids, start=1) if pid in pids), None)
+        for pid in record.gold_pids
+    ]
 
 
 def bootstrap_ci(scores: Sequence[float], *, resamples: int = BOOTSTRAP_RESAMPLES, seed: int = BOOTSTRAP_SEED):
@@ -111,6 +133,9 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
                 "rouge_l": rouge.score_multi(record.gold, record.prediction)["rougeL"].fmeasure,
                 "bleu": sentence_bleu(record.prediction, record.gold) / 100,
                 "answer_in_context": answer_in_context(record.gold, record.retrieved_texts) if has_texts else None,
+                "hops": record.hops,
+                "all_gold": set(record.gold_pids) <= set(record.retrieved_pids) if record.gold_pids else None,
+                "gold_hops": gold_hops(record),
             }
         )
     em = [q["em"] for q in per_question]
@@ -118,6 +143,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
     latencies = np.asarray([record.latency_s for record in records], dtype=float)
     with_gold = [record for record in records if record.gold_pids]
     recall = [recall_at_k(r.retrieved_pids, r.gold_pids, len(r.retrieved_pids)) for r in with_gold]
+    retrieves = any(record.retrieved_pids for record in records)
     return {
         "questions": len(records),
         "em": 100 * float(np.mean(em)),
@@ -132,18 +158,70 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
         "tokens_in_mean": _mean_or_none([record.tokens_in for record in records]),
         "tokens_out_mean": _mean_or_none([record.tokens_out for record in records]),
         "answer_in_context": _mean_or_none([q["answer_in_context"] for q in per_question]),
-        "passage_recall": _mean_or_none(recall) if any(record.retrieved_pids for record in records) else None,
+        "passage_recall": _mean_or_none(recall) if retrieves else None,
         "errors": error_breakdown(records, per_question),
+        "by_hops": by_hops(per_question),
+        "all_gold_recall": _mean_or_none([q["all_gold"] for q in per_question]) if retrieves else None,
+        "gold_found_by_hop": found_by_hop(records) if any(record.hop_pids for record in records) else None,
+        "abstention": abstention(records),
         "per_question": per_question,
     }
 
 
+def by_hops(per_question: Sequence[dict]) -> dict[str, dict]:
+    """EM and F1 (percent) of the one-hop and the two-hop questions apart."""
+    groups = {
+        "one_hop": [q for q in per_question if q["hops"] < 2],
+        "two_hop": [q for q in per_question if q["hops"] >= 2],
+    }
+    return {
+        name: {
+            "questions": len(group),
+            "em": 100 * float(np.mean([q["em"] for q in group])),
+            "f1": 100 * float(np.mean([q["f1"] for q in group])),
+        }
+        for name, group in groups.items()
+        if group
+    }
+
+
+def found_by_hop(records: Sequence[AnswerRecord]) -> dict[str, int]:
+    """How many gold passages each hop of the program found first, and how many no hop found."""
+    found = [hop for record in records for hop in gold_hops(record)]
+    hops = max((len(record.hop_pids) for record in records), default=0)
+    return {**{f"hop_{hop}": found.count(hop) for hop in range(1, hops + 1)}, "missed": found.count(None)}
+
+
+def abstention(records: Sequence[AnswerRecord]) -> dict | None:
+    """Abstention on the questions the data marks unanswerable: counts, precision and recall (module docstring)."""
+    unanswerable = [is_unanswerable(record.gold) for record in records]
+    said = [abstained(record.prediction) for record in records]
+    if not any(unanswerable) and not any(said):
+        return None
+    right = sum(gold and abstain for gold, abstain in zip(unanswerable, said, strict=True))
+    return {
+        "unanswerable": sum(unanswerable),
+        "abstained": sum(said),
+        "precision": right / sum(said) if any(said) else None,
+        "recall": right / sum(unanswerable) if any(unanswerable) else None,
+    }
+
+
 def error_breakdown(records: Sequence[AnswerRecord], per_question: Sequence[dict]) -> dict[str, int]:
-    """Count right answers, reading errors, retrieval misses and empty answers (each question once)."""
-    counts = {"correct": 0, "empty": 0, "reading_error": 0, "retrieval_miss": 0, "wrong_closed_book": 0}
+    """Count right answers, reading errors, retrieval misses, empty answers and answered unanswerable questions."""
+    counts = {
+        "correct": 0,
+        "empty": 0,
+        "reading_error": 0,
+        "retrieval_miss": 0,
+        "wrong_closed_book": 0,
+        "answered_unanswerable": 0,
+    }
     for record, scores in zip(records, per_question, strict=True):
         if scores["em"]:
             counts["correct"] += 1
+        elif is_unanswerable(record.gold):
+            counts["answered_unanswerable"] += 1
         elif not record.prediction.strip():
             counts["empty"] += 1
         elif scores["answer_in_context"] is None:

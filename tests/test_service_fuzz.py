@@ -14,7 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 
 from programs.serve.service import ServeConfig, create_app, load_service_program
-from retrieval.bm25 import BM25Retriever, build_bm25_index
+from retrieval.bm25 import BM25Retriever
+from retrieval.build import build_index
 from retrieval.server import create_app as create_search_app
 from tests.fixtures_retrieval import TINY_PASSAGES
 
@@ -53,7 +54,7 @@ def fuzz(app, examples: int) -> int:
 @pytest.fixture(scope="module")
 def search_app(tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("fuzz") / "index"
-    build_bm25_index(TINY_PASSAGES, index_dir)
+    build_index(TINY_PASSAGES, index_dir, parts=["bm25"])
     return create_search_app(BM25Retriever(index_dir), info={"retriever": "bm25"})
 
 

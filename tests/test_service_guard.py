@@ -18,7 +18,8 @@ import pytest
 
 from core.errors import RagdistillError
 from core.service import ServiceConfig, check_exposure
-from retrieval.bm25 import BM25Retriever, build_bm25_index
+from retrieval.bm25 import BM25Retriever
+from retrieval.build import build_index
 from retrieval.server import create_app, serve_in_thread
 from tests.fixtures_retrieval import TINY_PASSAGES
 
@@ -43,7 +44,7 @@ class SlowRetriever:
 @pytest.fixture(scope="module")
 def index_dir(tmp_path_factory):
     index_dir = tmp_path_factory.mktemp("guard") / "index"
-    build_bm25_index(TINY_PASSAGES, index_dir)
+    build_index(TINY_PASSAGES, index_dir, parts=["bm25"])
     return index_dir
 
 

@@ -271,6 +271,7 @@ def anchor_students(program: dspy.Module, run_dir: str | os.PathLike) -> None:
         path = engine.adapter_path()
         if path is not None and path.resolve().is_relative_to(run_dir):
             engine.adapter_dir = str(path.resolve().relative_to(run_dir))
+            lm.model = MODEL_PREFIX + engine.adapter_dir  # the saved id names no path of this machine either
 
 
 def merge(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike, base_model: str | None = None) -> Path:

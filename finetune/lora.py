@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING
 
 from core.atomic import atomic_dir, write_json_atomic
 from core.errors import RagdistillError
-from engine.models import Family, ResolvedModel, load_hf_model, resolve_model
+from engine.models import SMOLLM2, TINY_T5, Family, ResolvedModel, load_hf_model, resolve_model
 from finetune.data import encode_pair, split_pairs
 from finetune.record import write_student_record
 from finetune.trainer import best_weights_callback, machine_precision, make_trainer
@@ -192,6 +192,17 @@ def _peak_memory_mb() -> float | None:
     return torch.cuda.max_memory_allocated() / 2**20 if torch.cuda.is_available() else None
 
 
+def peft_base_model(resolved: ResolvedModel) -> str:
+    """The adapter's `base_model_name_or_path`: what peft's `AutoPeftModelFor*.from_pretrained` can load.
+
+    A Hugging Face id stays an id (it resolves on any machine with the hub); an offline alias (`tiny-t5`,
+    `smollm2`, or a fallback) or a local directory becomes the local model directory, which peft can read
+    here. `student.json` keeps the spec, and ragdistill's own loader prefers it, so a copied run still loads.
+    """
+    hub_id = resolved.name_used == resolved.spec and resolved.spec not in (TINY_T5, SMOLLM2)
+    return resolved.spec if hub_id and not Path(resolved.spec).expanduser().is_dir() else str(resolved.path)
+
+
 def _write_student_dir(
     tmp: Path, model, tokenizer, resolved: ResolvedModel, config: LoRATrainConfig, result: TrainResult
 ) -> None:
@@ -200,9 +211,8 @@ def _write_student_dir(
     if config.full_finetune:
         tokenizer.save_pretrained(tmp)
     else:
-        # peft writes the absolute base path; the spec ("tiny-t5", a hub id) resolves on any machine.
         adapter_config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
-        adapter_config["base_model_name_or_path"] = resolved.spec
+        adapter_config["base_model_name_or_path"] = peft_base_model(resolved)
         write_json_atomic(tmp / "adapter_config.json", adapter_config)
     settings = {**asdict(config), "target_modules": config.resolved_targets(resolved.family)}
     settings["learning_rate"] = config.resolved_learning_rate(resolved.family)
@@ -210,7 +220,7 @@ def _write_student_dir(
     figures["trainable_share"] = result.trainable_share
     write_student_record(
         tmp,
-        base_model=resolved.spec,
+        base_model=resolved.name_used,
         family=resolved.family,
         full_finetune=config.full_finetune,
         train_config=settings,

@@ -9,8 +9,11 @@ with `qa(question)` and becomes a tool for `dspy.ReAct` with `qa.as_tool()`.
 The LM always comes from the manifest, never from the JSON state: any LM recorded there is dropped,
 because loading it could import arbitrary classes and it names the machine that compiled the run.
 
-Simplified: a program is answered under `dspy.context(lm=...)`, one question at a time; the retriever's
-index directory is used as written in the manifest (pass `retriever=` to serve from elsewhere).
+A run directory holds no path of the machine that compiled it: the index is recorded relative to the run
+directory (so a run copied together with its index still finds it) and `load_program(run, index_dir=...)`
+opens another copy of the index; the student's base model is a spec (`smollm2`, a hub id), resolved here.
+
+Simplified: a program is answered under `dspy.context(lm=...)`, one question at a time.
 """
 
 from __future__ import annotations
@@ -52,17 +55,20 @@ class CompiledQA:
         return dspy.Tool(answer_question, name=name, desc=desc)
 
 
-def load_program(run_dir: str | Path, use: str = "student", retriever: Any = None) -> CompiledQA:
+def load_program(
+    run_dir: str | Path, use: str = "student", retriever: Any = None, index_dir: str | Path | None = None
+) -> CompiledQA:
     """The program compiled in `run_dir`, answering with its student or teacher LM.
 
     `retriever` replaces the one the manifest names (any object with `search(query, k)`, a
-    `dspy.ColBERTv2` client or a server URL).
+    `dspy.ColBERTv2` client or a server URL); `index_dir` opens the manifest's retriever over another
+    copy of the run's index (e.g. when the run was copied without it).
     """
     run_dir = Path(run_dir)
     if use not in USES:
         raise RagdistillError(f"use must be one of {', '.join(USES)}, got {use!r}")
     manifest = read_run_manifest(run_dir)
-    program = open_program(run_dir, manifest, use=use, retriever=retriever)
+    program = open_program(run_dir, manifest, use=use, retriever=retriever, index_dir=index_dir)
     from finetune.adapter import StudentAdapter
 
     lm = run_student_lm(run_dir, manifest) if use == "student" else run_teacher_lm(manifest)

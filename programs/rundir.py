@@ -5,7 +5,9 @@ It sits below all of them (not inside `programs/compile/`) so that arrows betwee
 
 `runs/<name>/` as `python -m programs.compile` leaves it:
 - `manifest.json`: the settings, library versions, data hashes, finished stages with their timings, and
-  what each stage recorded (`retriever`, `teacher`, `student`, `targets`, `report`);
+  what each stage recorded (`retriever`, `teacher`, `student`, `targets`, `report`); the index directory
+  and the report are recorded relative to the run directory, so a run can move (with its index, or be
+  given another copy of it: `load_program(run, index_dir=...)`);
 - `teacher_program.json`, `student_program.json`: DSPy's JSON state of the compiled programs (demos,
   instructions), saved without their LMs;
 - `student/`: the trained student (peft adapter or model, with its record, see `finetune.record`);
@@ -85,15 +87,30 @@ def load_program_state(program: dspy.Module, state: dict, *, source: Path) -> No
         raise RagdistillError(f"{source} does not fit the {program_name} program ({err!r})") from None
 
 
-def open_program(run_dir: Path, manifest: dict, *, use: str | None = None, retriever: Any = None) -> dspy.Module:
-    """The program the manifest names, over its retriever (or `retriever`); with `use`, the saved state loaded."""
+def run_index_dir(run_dir: str | Path, manifest: dict) -> Path:
+    """The run's index directory: recorded relative to the run directory (absolute in runs made before that)."""
+    return Path(run_dir) / manifest["retriever"]["index_dir"]
+
+
+def open_program(
+    run_dir: Path,
+    manifest: dict,
+    *,
+    use: str | None = None,
+    retriever: Any = None,
+    index_dir: str | Path | None = None,
+) -> dspy.Module:
+    """The program the manifest names, over its retriever (or `retriever`); with `use`, the saved state loaded.
+
+    `index_dir` opens the manifest's retriever over another copy of the run's index.
+    """
     state_path = Path(run_dir) / program_file(use) if use else None
     state = read_json(state_path, what="saved program") if state_path else None  # before the index: fail fast
     try:
         program_name = manifest["program"]
         retriever_settings = manifest.get("retriever") or {}
         if retriever is None and program_name != "closedbook":
-            retriever = load_retriever(retriever_settings["name"], retriever_settings["index_dir"])
+            retriever = load_retriever(retriever_settings["name"], index_dir or run_index_dir(run_dir, manifest))
         program = build_program(program_name, retriever, retriever_settings.get("k", 5))
     except (KeyError, TypeError) as err:
         raise RagdistillError(

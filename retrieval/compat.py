@@ -4,6 +4,9 @@ Every ragdistill module that touches colbert-ai calls `import_colbert()` first i
 which, in this order:
 - points `TORCH_EXTENSIONS_DIR` at a cache (unless the user set it), so the four C++ extensions colbert-ai
   compiles on first use (~35 s each on a small CPU) are compiled once per machine, not once per session;
+- loads every extension under ragdistill's own file lock (`extension_build_lock`), and removes the `lock`
+  file torch leaves in an extension's build directory when a process is killed while compiling it: torch
+  would otherwise wait for that file forever, without a word (`clear_stale_extension_lock`);
 - imports colbert and undoes its side effects on the whole program (it forces the multiprocessing start
   method to 'spawn' and sets TOKENIZERS_PARALLELISM); `run_context` sets 'spawn' again only while a
   multi-GPU run needs it;
@@ -16,21 +19,25 @@ in-process on CPU (a child process that crashes would leave the parent waiting f
 on CUDA. It also sends colbert-ai's chatter (hundreds of lines per index build, printed from Python and,
 through faiss, from C++) to the log file of `core.log.library_output_to_log`, so a CLI shows only its own
 progress lines and the log's path. Simplified: no support for choosing a subset of GPUs; the output
-redirection is process-wide while it lasts.
+redirection is process-wide while it lasts (an extension loaded inside it says its notes in the log file);
+a torch `lock` is taken as stale whenever we hold our lock, so a non-ragdistill program compiling into the
+same $TORCH_EXTENSIONS_DIR at the same moment is not protected (the default cache is ragdistill's own).
 """
 
 from __future__ import annotations
 
+import fcntl
 import functools
+import importlib
 import os
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
 from core.cache import cache_dir
-from core.log import library_output_to_log
+from core.log import library_output_to_log, say
 
 
 def extensions_dir() -> Path:
@@ -38,6 +45,61 @@ def extensions_dir() -> Path:
     if os.environ.get("TORCH_EXTENSIONS_DIR"):
         return Path(os.environ["TORCH_EXTENSIONS_DIR"])
     return cache_dir() / "torch_extensions"
+
+
+EXTENSION_USERS = (
+    "colbert.modeling.colbert",
+    "colbert.search.index_storage",
+    "colbert.search.strided_tensor",
+    "colbert.indexing.codecs.residual",
+)
+"""colbert-ai modules that load a C++ extension with `torch.utils.cpp_extension.load` (imported by name)."""
+BUILD_LOCK = ".ragdistill-build.lock"
+
+
+@contextmanager
+def extension_build_lock() -> Iterator[None]:
+    """Hold ragdistill's own lock on the extension cache (fcntl.flock, released by the kernel if we die).
+
+    Says so on stderr when another ragdistill process holds it (compiling), instead of waiting in silence.
+    """
+    root = extensions_dir()
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / BUILD_LOCK, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            say(f"waiting for another ragdistill process that compiles colbert-ai extensions in {root}", detail=True)
+            fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def clear_stale_extension_lock(name: str) -> None:
+    """Remove torch's `lock` file of extension `name`; call only while holding `extension_build_lock`.
+
+    torch's lock is a bare file without an owner (its `FileBaton` waits forever while the file exists). Every
+    ragdistill process loads extensions under our flock, so while we hold it none of ours is compiling: a
+    `lock` file found then was left by a process killed mid-build.
+    """
+    lock = extensions_dir() / name / "lock"
+    if lock.exists():
+        lock.unlink(missing_ok=True)
+        say(f"note: removed {lock}, left by a process killed while compiling {name}", detail=True)
+
+
+def _loads_under_our_lock(load: Callable) -> Callable:
+    """Wrap `torch.utils.cpp_extension.load` so each load holds our lock and clears a stale torch lock first."""
+
+    @functools.wraps(load)
+    def locked_load(name: str, *args, **kwargs):
+        with extension_build_lock():
+            clear_stale_extension_lock(name)
+            return load(name, *args, **kwargs)
+
+    return locked_load
 
 
 def _ends_with_post_init(class_factory):
@@ -86,6 +148,9 @@ def import_colbert() -> ModuleType:
         colbert.modeling.tokenization.query_tokenization,
     ):
         module.class_factory = patched
+    for name in EXTENSION_USERS:  # each imported `load` by name, too
+        module = importlib.import_module(name)
+        module.load = _loads_under_our_lock(module.load)
     return colbert
 
 

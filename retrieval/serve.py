@@ -4,18 +4,22 @@
 
 then, in DSPy: `dspy.ColBERTv2(url="http://127.0.0.1:8893/api/search")`. The port is bound before the
 index is loaded, so "port in use" is reported at once; either problem is one line on stderr and exit 2.
+Admission, limits and the API key are `core.service.ServiceConfig` options; a host other than loopback
+needs an API key (`--api-key` or $RAGDISTILL_API_KEY).
 """
 
 from __future__ import annotations
 
 import click
 
+from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
+from core.service import ServiceConfig, check_exposure
 from retrieval.factory import RETRIEVER_NAMES, load_retriever
 from retrieval.server import create_app, serve_forever
 
 
-@click.command()
+@click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--index", "index_dir", required=True, type=click.Path(), help="Index directory to serve.")
 @click.option("--port", default=8893, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -27,12 +31,18 @@ from retrieval.server import create_app, serve_forever
     type=click.Choice(RETRIEVER_NAMES),
     help="Which retriever over the index answers.",
 )
+@dataclass_options(ServiceConfig)
 @exit_cleanly_on_error
-def main(index_dir: str, port: int, host: str, retriever_name: str) -> None:
-    """Serve INDEX at http://HOST:PORT/api/search (and /health)."""
+def main(index_dir: str, port: int, host: str, retriever_name: str, **service) -> None:
+    """Serve INDEX at http://HOST:PORT/api/search (and /health, /metrics, /openapi.json)."""
+    config = ServiceConfig(**service)
+    check_exposure(host, config.key())
     info = {"retriever": retriever_name, "index": str(index_dir)}
     serve_forever(
-        host, port, lambda: create_app(load_retriever(retriever_name, index_dir), info=info), path="/api/search"
+        host,
+        port,
+        lambda: create_app(load_retriever(retriever_name, index_dir), info=info, config=config),
+        path="/api/search",
     )
 
 

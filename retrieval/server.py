@@ -4,12 +4,14 @@
 `{"query": ..., "topk": [{"pid", "title", "text", "long_text", "rank", "score", "prob"}, ...]}`.
 The client reads `topk` and each hit's `text` (which it copies to `long_text`; the POST path does not, so
 the server sends `long_text` too). `text` is `title | text`, so an LM sees the title. `prob` is the softmax
-of the returned hits' scores, as the original ColBERTv2 server sends. Errors are JSON
-`{"error": true, "message": ...}` with status 400 (bad input) or 500 (a failed search); the client
-raises on both.
+of the returned hits' scores, as the original ColBERTv2 server sends. Both forms take the same `SearchQuery`
+model, so the OpenAPI schema (`/openapi.json`) states every constraint. Errors are JSON
+`{"error": true, "message": ...}`: 400 for bad input (the protocol's code, also for what fails the schema),
+401/413 from the guard, 500 for a failed search, 503/504 from admission (`core.service`); the client
+raises on all of them. `GET /health` and `GET /metrics` (Prometheus) never wait behind searches.
 
-Simplified: one lock serialises searches (retrievers hold one model and are not thread-safe); no auth,
-no rate limit: bind it to loopback unless a proxy in front provides those.
+Simplified: one search at a time (retrievers hold one model and are not thread-safe): admission runs
+searches on a single worker thread and lets `--max-waiting` more wait.
 """
 
 from __future__ import annotations
@@ -22,29 +24,59 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import uvicorn
-from fastapi import FastAPI, Request
-from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import HTTPException
+from pydantic import BaseModel, Field, StringConstraints
 
+from core.admission import AdmissionConfig
 from core.errors import RagdistillError
-from retrieval.base import Hit, Retriever, check_k
+from core.service import ServiceConfig, error_responses, harden
+from retrieval.base import Hit, Retriever
 
 MAX_K = 100
 MAX_QUERY_CHARS = 2000
 
+QueryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")]
+"""A query or question: 1 to 2,000 characters, not all blank."""
+
 logger = logging.getLogger(__name__)
 
 
-def validate_query(query: object, max_chars: int = MAX_QUERY_CHARS) -> str:
-    """A non-empty query of at most `max_chars` characters, or a RagdistillError saying what is wrong."""
-    if not isinstance(query, str) or not query.strip():
-        raise RagdistillError("query must be a non-empty string")
-    if len(query) > max_chars:
-        raise RagdistillError(f"query is {len(query)} characters long; the limit is {max_chars}")
-    return query
+class SearchQuery(BaseModel):
+    """A search: what to look for and how many passages to return."""
+
+    query: QueryText = Field(description="The text to search for.")
+    k: int = Field(default=10, ge=1, le=MAX_K, description="How many passages to return.")
+
+
+class SearchHit(BaseModel):
+    """One passage, as the ColBERTv2 server returns it."""
+
+    pid: str
+    title: str
+    text: str = Field(description="`title | text`, as an LM reads it.")
+    long_text: str = Field(description="The same as `text` (the dspy client reads either).")
+    rank: int
+    score: float
+    prob: float = Field(description="Softmax of the returned hits' scores.")
+
+
+class SearchResult(BaseModel):
+    """The passages found for a query, best first."""
+
+    query: str
+    topk: list[SearchHit]
+    latency_ms: float
+
+
+class SearchError(BaseModel):
+    """Every error answer of the search server."""
+
+    error: bool = True
+    message: str
 
 
 def topk_json(hits: list[Hit]) -> list[dict[str, Any]]:
@@ -66,50 +98,45 @@ def topk_json(hits: list[Hit]) -> list[dict[str, Any]]:
     ]
 
 
-def create_app(retriever: Retriever, *, info: dict[str, Any] | None = None, max_k: int = MAX_K) -> FastAPI:
+def error_body(message: str) -> dict[str, Any]:
+    return {"error": True, "message": message}
+
+
+def create_app(
+    retriever: Retriever, *, info: dict[str, Any] | None = None, config: ServiceConfig | None = None
+) -> FastAPI:
     """A FastAPI app serving `retriever`; `info` (e.g. retriever name, index dir) is shown by /health."""
-    app = FastAPI(title="ragdistill search", description="Search in the dspy.ColBERTv2 protocol.")
-    search_lock = threading.Lock()
+    config = config or ServiceConfig()
+    app = FastAPI(
+        title="ragdistill search", description="Search in the dspy.ColBERTv2 protocol.", redirect_slashes=False
+    )
+    admission = AdmissionConfig(workers=1, max_waiting=config.max_waiting, timeout_s=config.timeout_s)
+    harden(app, config, admission, error_body, invalid_status=400)
+    errors = error_responses(SearchError, 400, 413, 499, 500, 503, 504, api_key=config.key() is not None)
 
-    def error(status: int, message: str) -> JSONResponse:
-        return JSONResponse({"error": True, "message": message}, status_code=status)
-
-    def answer(query: object, k: object) -> JSONResponse:
-        try:
-            query = validate_query(query)
-            k = check_k(10 if k is None else k, max_k=max_k)
-        except RagdistillError as err:
-            return error(400, str(err))
+    def search(query: str, k: int) -> SearchResult:
         start = time.perf_counter()
         try:
-            with search_lock:
-                hits = retriever.search(query, k)
+            hits = retriever.search(query, k)
         except Exception:
             logger.exception("search failed for query %r", query[:200])
-            return error(500, "search failed; see the server log")
+            raise HTTPException(500, "search failed; see the server log") from None
         latency_ms = (time.perf_counter() - start) * 1000.0
-        return JSONResponse({"query": query, "topk": topk_json(hits), "latency_ms": latency_ms})
+        return SearchResult(query=query, topk=topk_json(hits), latency_ms=latency_ms)
 
-    @app.get("/api/search")
-    def search_get(query: str | None = None, k: str | None = None) -> JSONResponse:
+    @app.get("/api/search", response_model=SearchResult, responses=errors)
+    async def search_get(request: Request, params: Annotated[SearchQuery, Query()]) -> SearchResult:
         """Search with `?query=...&k=...` (k defaults to 10)."""
-        return answer(query, k)
+        return await app.state.admission.run(request, lambda deadline: search(params.query, params.k))
 
-    @app.post("/api/search")
-    async def search_post(request: Request) -> JSONResponse:
+    @app.post("/api/search", response_model=SearchResult, responses=errors)
+    async def search_post(request: Request, body: SearchQuery) -> SearchResult:
         """Search with a JSON body `{"query": ..., "k": ...}`."""
-        try:
-            body = await request.json()
-        except ValueError:
-            return error(400, 'the body must be JSON: {"query": ..., "k": ...}')
-        if not isinstance(body, dict):
-            return error(400, 'the body must be a JSON object: {"query": ..., "k": ...}')
-        # The search itself blocks, so it runs in the thread pool, as GET requests do.
-        return await run_in_threadpool(answer, body.get("query"), body.get("k"))
+        return await app.state.admission.run(request, lambda deadline: search(body.query, body.k))
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        """Liveness and what is being served."""
+    @app.get("/health", responses=error_responses(SearchError, 500))
+    async def health() -> dict[str, Any]:
+        """Liveness and what is being served (never waits behind searches)."""
         return {"status": "ok", **(info or {})}
 
     return app

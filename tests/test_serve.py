@@ -76,13 +76,61 @@ def test_health_metrics_and_openapi(service):
     url, _ = service
     health = httpx.get(f"{url}/health", timeout=30).json()
     assert health["status"] == "ok" and health["run"] == "tiny" and "dspy" in health["versions"]
-    metrics = httpx.get(f"{url}/metrics", timeout=30).text
-    assert 'ragdistill_requests_total{path="/v1/answer"}' in metrics and "ragdistill_request_seconds_bucket" in metrics
+    metrics = metric_values(httpx.get(f"{url}/metrics", timeout=30).text)
+    assert metrics[("ragdistill_requests_total", (("route", "/v1/answer"), ("status", "2xx")))] >= 1
+    assert metrics[("ragdistill_generate_batch_size_count", ())] >= 1  # the service counts generate calls
+    assert ("ragdistill_generated_tokens_total", ()) in metrics  # the random tiny T5 may generate no token at all
+    assert metrics[("ragdistill_queue_depth", ())] == 0 and metrics[("ragdistill_in_flight_requests", ())] == 0
     schema = httpx.get(f"{url}/openapi.json", timeout=30).json()
     assert {"/v1/answer", "/v1/answer:batch", "/health", "/metrics"} <= set(schema["paths"])
     answer_body = schema["components"]["schemas"]["AnswerRequest"]["properties"]
     assert set(answer_body) == {"question", "k"} and answer_body["k"]["maximum"] == 100
+    assert answer_body["question"] == {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "\\S",
+                                       "title": "Question", "description": "The question to answer."}  # fmt: skip
+    questions = schema["components"]["schemas"]["BatchRequest"]["properties"]["questions"]
+    assert questions["maxItems"] == 4 and questions["items"]["minLength"] == 1  # declared, not checked by hand
+    responses = schema["paths"]["/v1/answer"]["post"]["responses"]
+    assert {"200", "400", "413", "422", "503", "504"} <= set(responses)
+    assert "Retry-After" in responses["503"]["headers"]
     assert set(schema["components"]["schemas"]["Answer"]["properties"]) == {"answer", "passages", "model", "latency_ms"}
+
+
+def metric_values(text: str) -> dict[tuple[str, tuple], float]:
+    """Prometheus text as {(sample name, sorted labels): value}."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def test_overload_is_answered_503_and_the_service_recovers(tiny_run, tiny_examples):
+    config = ServeConfig(workers=1, max_batch=4, max_waiting=0, timeout_s=60)
+    qa = load_service_program(tiny_run, config)
+    questions = [example.question for example in tiny_examples[:4]]
+    statuses: list[int] = []
+    with serve_in_thread(create_app(qa, config=config)) as url:
+        start = threading.Barrier(6)
+
+        def client() -> None:
+            start.wait()
+            response = httpx.post(f"{url}/v1/answer:batch", json={"questions": questions}, timeout=60)
+            assert response.status_code == 200 or int(response.headers["Retry-After"]) >= 1
+            statuses.append(response.status_code)
+
+        threads = [threading.Thread(target=client) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert set(statuses) == {200, 503}
+        after = httpx.post(f"{url}/v1/answer", json={"question": questions[0]}, timeout=60)
+        assert after.status_code == 200
+        metrics = metric_values(httpx.get(f"{url}/metrics", timeout=30).text)
+        dropped = metrics[("ragdistill_dropped_requests_total", (("reason", "overloaded"),))]
+        assert dropped == statuses.count(503)
 
 
 def test_micro_batcher_groups_concurrent_items():

@@ -5,6 +5,8 @@ Progress lines go to stderr; stdout gets the closing table (each system's EM / F
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from core.cli import dataclass_options
@@ -27,7 +29,7 @@ def print_summary(manifest: dict) -> None:
     timings = ", ".join(f"{stage} {seconds:.0f}s" for stage, seconds in manifest.get("timings", {}).items())
     print(f"run: {manifest['settings']['out']}/{manifest['name']}  ({timings})")
     if report.get("path"):
-        print(f"report: {report['path']}")
+        print(f"report: {Path(manifest['settings']['out']) / manifest['name'] / report['path']}")
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})

@@ -7,6 +7,7 @@ earlier stages left in the run directory, never in-memory state, so `--resume` c
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import dspy
@@ -24,14 +25,18 @@ from retrieval.build import ensure_index
 def index_stage(run: Run, config: CompileConfig, corpus: list[Passage]) -> dict:
     """Build the index the retriever needs, or reuse one built from the same corpus."""
     manifest = ensure_index(corpus, config.index_dir, config.retriever)
-    return {"retriever": retriever_entry(config, manifest)}
+    return {"retriever": retriever_entry(run, config, manifest)}
 
 
-def retriever_entry(config: CompileConfig, index_manifest: dict) -> dict:
-    """The manifest's `retriever` entry: what `programs.api.load_program` needs to search again."""
+def retriever_entry(run: Run, config: CompileConfig, index_manifest: dict) -> dict:
+    """The manifest's `retriever` entry: what `programs.api.load_program` needs to search again.
+
+    The index directory is recorded relative to the run directory, so a run moved together with its index
+    (or given another index at load time) holds no path of the machine that compiled it.
+    """
     return {
         "name": config.retriever,
-        "index_dir": str(Path(config.index_dir).resolve()),
+        "index_dir": os.path.relpath(Path(config.index_dir).resolve(), run.dir.resolve()),
         "k": config.k,
         "checkpoint": index_manifest.get("checkpoint"),
     }
@@ -143,4 +148,4 @@ def report_stage(run: Run, config: CompileConfig, testset: list[dspy.Example]) -
         name: {key: metrics[key] for key in ("em", "f1", "latency_p50_s", "answers_per_s")}
         for name, metrics in report["systems"].items()
     }
-    return {"report": {"path": str(run.dir / REPORT_DIR / REPORT_PAGE), "systems": systems}}
+    return {"report": {"path": f"{REPORT_DIR}/{REPORT_PAGE}", "systems": systems}}  # relative to the run

@@ -41,7 +41,7 @@ from engine.local import engine_label
 from programs.api import CompiledQA, run_student_lm, run_teacher_lm, student_backend
 from programs.evaluate.report import write_report
 from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
-from programs.rundir import REPORT_DIR, open_program, program_file, read_run_manifest
+from programs.rundir import REPORT_DIR, open_program, program_file, read_run_manifest, run_index_dir
 from retrieval.base import Hit, Retriever
 from retrieval.factory import load_retriever
 from retrieval.indexdir import can_serve, read_manifest
@@ -181,7 +181,7 @@ def evaluate_run(
     manifest = read_run_manifest(run_dir)
     if not examples:
         raise RagdistillError("no questions to evaluate")
-    index_dir = Path(index_dir or manifest["retriever"]["index_dir"])
+    index_dir = Path(index_dir or run_index_dir(run_dir, manifest))
     opened = open_retrievers(index_dir, manifest["retriever"]["name"], retrievers)
     main = next(iter(opened))
     records: dict[str, list[AnswerRecord]] = {}

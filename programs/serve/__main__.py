@@ -1,7 +1,7 @@
 """`python -m programs.serve runs/<name>`: serve a compiled run over HTTP (options generated from `ServeConfig`).
 
 The port is bound before the model loads, so "port in use" is reported at once; bad input is one line on
-stderr and exit status 2.
+stderr and exit status 2. A host other than loopback needs an API key (`--api-key` or $RAGDISTILL_API_KEY).
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import click
 
 from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
+from core.service import check_exposure
 from programs.serve.service import ServeConfig, create_app, load_service_program
 from retrieval.server import serve_forever
 
@@ -23,6 +24,7 @@ from retrieval.server import serve_forever
 def main(run_dir: Path, **options) -> None:
     """Serve the distilled program compiled in RUN_DIR at http://HOST:PORT/v1/answer."""
     config = ServeConfig(**options)
+    check_exposure(config.host, config.key())
     info = {"run": str(run_dir.resolve()), "retriever": config.retriever or "run's own"}
     serve_forever(
         config.host, config.port, lambda: create_app(load_service_program(run_dir, config), config=config, info=info),

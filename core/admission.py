@@ -1,0 +1,161 @@
+"""Admission control for ragdistill's HTTP services: a bounded line, deadlines, no work for nobody.
+
+A service computes at most `workers` requests at once and lets at most `max_waiting` more wait for a
+worker. A request that finds the line full, or a line so long that it would probably not be answered
+before its deadline (judged by the mean computation time so far), is refused at once (`Overloaded`: 503
+with `Retry-After`), which costs nothing: a client learns at once to come back, instead of a 504 later.
+Every admitted request gets a deadline, `timeout_s` after its admission. When a
+worker frees up, the request that waited longest takes it, unless its deadline has passed
+(`DeadlineExceeded`: 504) or its client has gone away (`ClientGone`): either way it is dropped without
+being computed. That is the point: under overload the CPU only computes answers someone still waits for.
+
+The work runs in the admission's own thread pool (`workers` threads), never in the event loop, so the
+cheap endpoints (/health, /metrics) that do not pass through admission answer at once during overload.
+
+Simplified: first come, first served, no priorities; a computation that has started cannot be stopped
+(Python threads cannot be interrupted): a request that passes its deadline while computing is answered
+504, and its worker is freed only when the computation ends, so `workers` is never exceeded.
+`Retry-After` is an estimate: the line ahead times the mean computation time, divided by the workers.
+All bookkeeping happens on the event loop's thread (one loop per app).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+from starlette.requests import Request
+
+T = TypeVar("T")
+
+
+@dataclass
+class AdmissionConfig:
+    """How many requests a service computes at once, how many may wait, and for how long."""
+
+    workers: int = 4
+    """Requests computed at once (threads)."""
+    max_waiting: int = 32
+    """Requests that may wait for a worker; more are refused at once with 503 and Retry-After."""
+    timeout_s: float = 30.0
+    """Seconds from admission to answer; a request not started by then is dropped (504), never computed."""
+
+
+class Overloaded(Exception):
+    """The line of waiting requests is full: answer 503 with `Retry-After: retry_after_s`."""
+
+    def __init__(self, retry_after_s: int):
+        super().__init__(f"the service is overloaded; retry in {retry_after_s} s")
+        self.retry_after_s = retry_after_s
+
+
+class DeadlineExceeded(Exception):
+    """The request's deadline passed before (or while) it was computed: answer 504."""
+
+
+class ClientGone(Exception):
+    """The client disconnected while its request waited: it is not computed."""
+
+
+class Admission:
+    """Admit, queue and run requests as the module docstring says; one per app."""
+
+    def __init__(self, config: AdmissionConfig, name: str = "work"):
+        self.config = config
+        self.pool = ThreadPoolExecutor(max_workers=config.workers, thread_name_prefix=name)
+        self.in_flight = 0
+        """Requests being computed now."""
+        self.dropped = {"overloaded": 0, "deadline": 0, "client_gone": 0}
+        """Requests refused or dropped without being computed, by reason."""
+        self._free = config.workers
+        self._waiters: deque[asyncio.Future] = deque()
+        self._lock = threading.Lock()
+        self._mean_s = 0.0  # running mean of computation times (0: none measured yet)
+
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a worker now."""
+        return len(self._waiters)
+
+    async def run(self, request: Request, work: Callable[[float], T]) -> T:
+        """`work(deadline)` computed in a worker thread once admitted; `deadline` is a `time.monotonic()` time.
+
+        Raises `Overloaded`, `DeadlineExceeded` or `ClientGone` instead of computing when it must.
+        """
+        deadline = time.monotonic() + self.config.timeout_s
+        await self._acquire(deadline)
+        try:
+            if await request.is_disconnected():
+                self.dropped["client_gone"] += 1
+                raise ClientGone()
+            if time.monotonic() >= deadline:
+                self.dropped["deadline"] += 1
+                raise DeadlineExceeded()
+        except BaseException:
+            self._release()
+            raise
+        self.in_flight += 1
+        started = time.monotonic()
+        future = asyncio.get_running_loop().run_in_executor(self.pool, work, deadline)
+        future.add_done_callback(lambda _: self._finished(time.monotonic() - started))
+        try:
+            return await asyncio.wait_for(asyncio.shield(future), timeout=max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            raise DeadlineExceeded() from None
+
+    def retry_after_s(self) -> int:
+        """Seconds until the line ahead has probably been served (at least 1)."""
+        return max(1, math.ceil((self.waiting + self.config.workers) * self._mean_s / self.config.workers))
+
+    def _expected_done_s(self) -> float:
+        """When a request joining the line now would probably be answered (0 before any computation ended)."""
+        rounds = math.ceil((self.waiting + 1) / self.config.workers) + 1  # the line ahead, then its own
+        return rounds * self._mean_s
+
+    async def _acquire(self, deadline: float) -> None:
+        """Take a free worker, or wait in line for one until `deadline`."""
+        with self._lock:
+            if self._free > 0 and not self._waiters:
+                self._free -= 1
+                return
+            if len(self._waiters) >= self.config.max_waiting or self._expected_done_s() > self.config.timeout_s:
+                self.dropped["overloaded"] += 1
+                raise Overloaded(self.retry_after_s())
+            turn = asyncio.get_running_loop().create_future()
+            self._waiters.append(turn)
+        try:
+            await asyncio.wait_for(asyncio.shield(turn), timeout=max(0.0, deadline - time.monotonic()))
+        except BaseException as err:  # the deadline passed, or the server is stopping
+            with self._lock:
+                granted = turn.done() and not turn.cancelled()
+                if not granted:
+                    turn.cancel()
+                    self._waiters.remove(turn)
+            if granted:  # a worker was handed over just as the deadline passed: pass it on
+                self._release()
+            if isinstance(err, TimeoutError):
+                self.dropped["deadline"] += 1
+                raise DeadlineExceeded() from None
+            raise
+
+    def _release(self) -> None:
+        """Hand the worker to the request that waited longest, or mark it free."""
+        with self._lock:
+            while self._waiters:
+                turn = self._waiters.popleft()
+                if not turn.done():
+                    turn.set_result(None)
+                    return
+            self._free += 1
+
+    def _finished(self, seconds: float) -> None:
+        self.in_flight -= 1
+        self._mean_s = seconds if self._mean_s == 0 else 0.8 * self._mean_s + 0.2 * seconds
+        self._release()

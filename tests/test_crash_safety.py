@@ -1,0 +1,137 @@
+"""Crash safety: a stale torch extension lock is cleared, and SIGKILLed commands leave nothing half-written.
+
+The stale-lock test loads a real colbert-ai extension from a copy of the extension cache holding a `lock`
+file, as a process killed while compiling leaves it. The slow tests SIGKILL `python -m retrieval.index`,
+`python -m finetune.train` and `python -m programs.compile` in the middle of their work, check what a reader
+sees, then run the command again (`--resume` for the compile) to completion.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from retrieval.compat import extensions_dir, import_colbert
+
+ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+
+
+def test_a_stale_extension_lock_is_removed_with_one_note(tmp_path, monkeypatch, capfd):
+    colbert = import_colbert()  # sets TORCH_EXTENSIONS_DIR to the real cache first (monkeypatch restores it)
+    from colbert.modeling import colbert as colbert_model
+
+    source = extensions_dir() / "segmented_maxsim_cpp"
+    if not (source / "segmented_maxsim_cpp.so").is_file():
+        pytest.skip("colbert-ai's extensions are not compiled yet (python -m retrieval.warmup)")
+    shutil.copytree(source, tmp_path / "segmented_maxsim_cpp")
+    lock = tmp_path / "segmented_maxsim_cpp" / "lock"
+    lock.touch()  # what torch's FileBaton leaves when its process is killed mid-build
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    started = time.monotonic()
+    module = colbert_model.load(
+        name="segmented_maxsim_cpp",
+        sources=[str(Path(colbert.__file__).parent / "modeling" / "segmented_maxsim.cpp")],
+        extra_cflags=["-O3"],
+    )
+    assert hasattr(module, "segmented_maxsim_cpp")
+    assert time.monotonic() - started < 60 and not lock.exists()
+    notes = [line.strip() for line in capfd.readouterr().err.splitlines() if "left by a process killed" in line]
+    assert notes == [f"note: removed {lock}, left by a process killed while compiling segmented_maxsim_cpp"]
+
+
+def run_and_kill(command: list[str], cwd: Path, when: Callable[[], bool], tmpdir: Path | None = None) -> None:
+    """Start `command`, SIGKILL it as soon as `when()` holds, and check it was still running then."""
+    env = {**ENV, "TMPDIR": str(tmpdir)} if tmpdir else ENV
+    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    timeout_s = 300
+    deadline = time.monotonic() + timeout_s
+    try:
+        while not when():
+            assert process.poll() is None, f"{command} ended before it could be killed"
+            assert time.monotonic() < deadline, f"{command} never reached the point to kill it"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait()
+
+
+def run_to_completion(command: list[str], cwd: Path) -> subprocess.CompletedProcess:
+    completed = subprocess.run(command, cwd=cwd, env=ENV, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    return completed
+
+
+def visible(directory: Path) -> list[str]:
+    """What a reader of `directory` sees (temporaries are hidden dot-names)."""
+    return sorted(path.name for path in directory.iterdir() if not path.name.startswith("."))
+
+
+@pytest.mark.slow
+def test_index_build_killed_mid_stage_leaves_no_half_index(tmp_path, tiny_corpus_path):
+    out = tmp_path / "index"
+    command = [sys.executable, "-m", "retrieval.index", "--corpus", str(tiny_corpus_path), "--out", str(out),
+               "--checkpoint", "minilm-colbert"]  # fmt: skip
+    # Killed while colbert-ai encodes (its temporary index directory exists), i.e. mid-build.
+    run_and_kill(command, Path.cwd(), lambda: any(path.name.startswith(".index.tmp") for path in tmp_path.iterdir()))
+    assert visible(tmp_path) == []
+    run_to_completion(command, Path.cwd())
+    assert visible(tmp_path) == ["index"] and (out / "manifest.json").is_file()
+
+
+@pytest.mark.slow
+def test_training_killed_mid_stage_leaves_no_half_adapter(tmp_path):
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps({"prompt": f"code {i}?", "completion": f"c{i}"}) + "\n" for i in range(16)))
+    out = tmp_path / "adapters" / "x"
+    base = [sys.executable, "-m", "finetune.train", "--data", str(pairs), "--model", "tiny-t5", "--out", str(out)]
+    # Killed while training: the trainer's scratch directory (in the child's own TMPDIR) exists only then.
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    run_and_kill([*base, "--epochs", "200"], Path.cwd(), lambda: any(scratch.glob("ragdistill-trainer-*")), scratch)
+    assert not out.exists() or visible(out.parent) == []
+    run_to_completion([*base, "--epochs", "1"], Path.cwd())
+    assert {"adapter_config.json", "adapter_model.safetensors", "student.json"} <= set(visible(out))
+
+
+@pytest.mark.slow
+def test_compile_killed_mid_stage_resumes_without_redoing_finished_stages(tmp_path, tiny_corpus_path, tiny_causal_dir):
+    command = [
+        sys.executable, "-m", "programs.compile", "--out", str(tmp_path), "--name", "run",
+        "--teacher", str(tiny_causal_dir), "--student", "tiny-t5", "--retriever", "bm25",
+        "--corpus", str(tiny_corpus_path), "--index-dir", str(tmp_path / "index"), "--train-size", "12",
+        "--trace-size", "2", "--dev-size", "2", "--test-size", "3", "--epochs", "30", "--threads", "1",
+    ]  # fmt: skip
+    manifest_path = tmp_path / "run" / "manifest.json"
+
+    def stages_done() -> list[str]:
+        try:
+            return json.loads(manifest_path.read_text())["stages_done"]
+        except (OSError, ValueError, KeyError):
+            return []
+
+    run_and_kill(command, Path.cwd(), lambda: "teacher" in stages_done())  # killed in the student stage
+    killed = json.loads(manifest_path.read_text())
+    assert killed["stages_done"] == ["index", "teacher"]
+    assert visible(tmp_path / "run") == ["manifest.json", "teacher_program.json"]  # no half student
+    teacher_mtime = (tmp_path / "run" / "teacher_program.json").stat().st_mtime_ns
+
+    resumed = run_to_completion([*command, "--resume"], Path.cwd())
+    assert "index: done in an earlier run, skipped" in resumed.stderr
+    assert "teacher: done in an earlier run, skipped" in resumed.stderr
+    manifest = json.loads(manifest_path.read_text())
+    assert manifest["stages_done"] == ["index", "teacher", "student", "report"]
+    assert {stage: manifest["timings"][stage] for stage in ("index", "teacher")} == {
+        stage: killed["timings"][stage] for stage in ("index", "teacher")
+    }
+    assert (tmp_path / "run" / "teacher_program.json").stat().st_mtime_ns == teacher_mtime
+    assert {"student", "student_program.json", "report"} <= set(visible(tmp_path / "run"))

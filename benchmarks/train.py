@@ -34,8 +34,9 @@ from benchmarks.distill import SIGNATURE, quality, world_examples
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus
 from finetune.adapter import format_prompt
+from finetune.config import LoRATrainConfig
 from finetune.lm import StudentLM
-from finetune.lora import LoRATrainConfig, train_student
+from finetune.lora import train_student
 
 PASSAGES = 5
 

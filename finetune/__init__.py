@@ -7,8 +7,9 @@ imports DSPy.
 """
 
 from finetune.adapter import StudentAdapter
+from finetune.config import LoRATrainConfig, TrainResult
 from finetune.lm import StudentLM, anchor_students, merge
-from finetune.lora import LoRATrainConfig, TrainResult, train_student
+from finetune.lora import train_student
 from finetune.provider import StudentProvider
 
 __all__ = [

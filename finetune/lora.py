@@ -28,13 +28,14 @@ import logging
 import os
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from core.atomic import atomic_dir, write_json_atomic
 from core.errors import RagdistillError
 from engine.models import SMOLLM2, TINY_T5, Family, ResolvedModel, load_hf_model, resolve_model
+from finetune.config import LoRATrainConfig, TrainResult
 from finetune.data import encode_pair, split_pairs
 from finetune.record import write_student_record
 from finetune.trainer import best_weights_callback, machine_precision, make_trainer
@@ -43,95 +44,6 @@ if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
-
-DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {"seq2seq": ("q", "v"), "causal": ("q_proj", "v_proj")}
-# t5-small's seed learning rate; SmolLM2-135M with LoRA measured best at 1e-3 (see docs on the offline student).
-DEFAULT_LEARNING_RATES: dict[str, float] = {"seq2seq": 1e-4, "causal": 1e-3}
-
-
-@dataclass
-class LoRATrainConfig:
-    """What to train and how; every field is also a `python -m finetune.train` option."""
-
-    r: int = 16
-    """LoRA rank: the width of each low-rank update."""
-    alpha: int = 32
-    """LoRA scaling numerator (the update is scaled by alpha / r)."""
-    dropout: float = 0.05
-    """Dropout on the LoRA input."""
-    target_modules: tuple[str, ...] | None = None
-    """Module names that get LoRA updates; default q,v for seq2seq and q_proj,v_proj for causal models."""
-    learning_rate: float | None = None
-    """Peak AdamW learning rate; default 1e-4 for seq2seq, 1e-3 for causal (measured best for SmolLM2)."""
-    epochs: float = 3.0
-    """Passes over the training pairs (ignored when max_steps is set)."""
-    batch_size: int = 8
-    """Pairs per device per step; halved automatically when a batch runs out of memory."""
-    max_input_tokens: int = 512
-    """Prompt length cap in tokens; longer prompts are cut at the end."""
-    max_target_tokens: int = 64
-    """Completion length cap in tokens, in training and as the generation cap when served."""
-    precision: str = "auto"
-    """"auto" (bf16 on a GPU or CPU that has it, else fp16 on a GPU for causal models, else fp32), or fp32/fp16/bf16."""
-    val_fraction: float = 0.1
-    """Share of the pairs held out to pick the best weights (at least one pair when there are two or more)."""
-    seed: int = 0
-    """Seed for the LoRA initialisation, the split and the data order."""
-    max_steps: int | None = None
-    """Stop after this many optimizer steps (overrides epochs)."""
-    time_budget_s: float | None = None
-    """Stop training after this many seconds (the best weights so far are kept)."""
-    lora_layers: int | None = None
-    """Put LoRA only on the top N transformer layers (default: all); the backward pass stops below them."""
-    full_finetune: bool = False
-    """Train every weight instead of a LoRA adapter: the right choice for a randomly initialised tiny model."""
-    warmup: float = 0.1
-    """Learning-rate warm-up, as a share of the steps (< 1) or a number of steps."""
-    progress: bool = False
-    """Show the Trainer's progress bar and loss logs."""
-
-    def resolved_targets(self, family: Family) -> list[str]:
-        """The LoRA target modules for `family`."""
-        return list(self.target_modules or DEFAULT_TARGETS[family])
-
-    def resolved_learning_rate(self, family: Family) -> float:
-        """The learning rate for `family`."""
-        return self.learning_rate if self.learning_rate is not None else DEFAULT_LEARNING_RATES[family]
-
-
-@dataclass
-class TrainResult:
-    """What a training run produced and how fast it went."""
-
-    out_dir: Path
-    """The saved adapter (or full model) directory."""
-    train_pairs: int
-    """Pairs trained on."""
-    val_pairs: int
-    """Pairs held out for validation."""
-    trainable_params: int
-    """Weights updated by training."""
-    total_params: int
-    """All weights of the (adapted) model."""
-    best_val_loss: float | None
-    """Validation loss of the saved weights (None without a validation slice)."""
-    train_seconds: float
-    """Wall-clock time of the training loop."""
-    examples_per_second: float
-    """Training pairs processed per second (over all epochs)."""
-    batch_size: int
-    """The batch size that finally ran (smaller than asked after out-of-memory retries)."""
-    epochs_completed: float
-    """Passes over the training pairs completed (fewer than asked when the time budget stopped training)."""
-    precision: str
-    """The precision training ran in: fp32, or bf16/fp16 autocast over fp32 weights."""
-    peak_memory_mb: float | None = field(default=None)
-    """Peak GPU memory in MiB (None on CPU)."""
-
-    @property
-    def trainable_share(self) -> float:
-        """Trainable weights as a share of all weights."""
-        return self.trainable_params / max(self.total_params, 1)
 
 
 def render_prompt(tokenizer: PreTrainedTokenizerBase, family: Family, prompt: str, max_input_tokens: int) -> str:

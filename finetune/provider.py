@@ -28,7 +28,8 @@ from dspy.clients.provider import TrainingJob
 from dspy.clients.utils_finetune import TrainDataFormat, get_finetune_directory
 
 from core.errors import RagdistillError
-from finetune.lora import LoRATrainConfig, train_student
+from finetune.config import LoRATrainConfig
+from finetune.lora import train_student
 
 MODEL_PREFIX = "student/"
 """Model ids of `StudentLM`s: `student/<trained dir or base model spec>`."""

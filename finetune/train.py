@@ -20,7 +20,8 @@ from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
 from data.loaders import BadRow, load_records
 from engine.models import DEFAULT_STUDENT
-from finetune.lora import LoRATrainConfig, train_student
+from finetune.config import LoRATrainConfig
+from finetune.lora import train_student
 
 
 def _pair(row: dict) -> tuple[str, str]:

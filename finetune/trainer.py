@@ -22,7 +22,7 @@ from engine.models import Family
 from finetune.data import AnswerCollator, answer_token_loss, keeps_answer_logits
 
 if TYPE_CHECKING:
-    from finetune.lora import LoRATrainConfig
+    from finetune.config import LoRATrainConfig
 
 
 def choose_precision(precision: str, family: Family, *, cuda: bool, cuda_bf16: bool, cpu_bf16: bool) -> str:

@@ -14,8 +14,9 @@ import pytest
 
 from engine.ct2 import DISABLE_ENV, INPUTS_FILE
 from engine.teacher import STOP_STRINGS, LocalChatLM
+from finetune.config import LoRATrainConfig
 from finetune.lm import CT2_DIR, StudentLM
-from finetune.lora import LoRATrainConfig, train_student
+from finetune.lora import train_student
 
 REPO = Path(__file__).resolve().parents[1]
 PROMPTS = [

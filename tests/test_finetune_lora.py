@@ -10,8 +10,9 @@ from pathlib import Path
 import pytest
 
 from core.errors import RagdistillError
+from finetune.config import LoRATrainConfig
 from finetune.lm import StudentLM, merge
-from finetune.lora import LoRATrainConfig, train_student
+from finetune.lora import train_student
 from finetune.record import STUDENT_FILE, read_student_record
 
 REPO = Path(__file__).resolve().parents[1]

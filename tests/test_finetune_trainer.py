@@ -10,8 +10,9 @@ from safetensors.torch import load_file
 
 from core.errors import RagdistillError
 from engine.models import load_hf_model, resolve_model
+from finetune.config import LoRATrainConfig
 from finetune.data import AnswerCollator, answer_token_loss
-from finetune.lora import LoRATrainConfig, encode_pairs, train_student
+from finetune.lora import encode_pairs, train_student
 from finetune.trainer import choose_precision, make_trainer
 
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "jasper"]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,27 +131,38 @@ def _usage(lm: dspy.BaseLM, since: int) -> tuple[int | None, int | None]:
     return (tokens_in or None), (tokens_out or None)
 
 
-def answer_all(system: System, examples: list[dspy.Example]) -> tuple[list[AnswerRecord], float]:
-    """Answer every example with `system`: (records, wall seconds)."""
-    records = []
-    started = time.perf_counter()
-    for example in tqdm(examples, desc=system.name, file=sys.stderr, leave=False):
-        history_len = len(getattr(system.qa.lm, "history", []))
+def answer_all(system: System, examples: list[dspy.Example], threads: int = 1) -> tuple[list[AnswerRecord], float]:
+    """Answer every example with `system` on `threads` workers: (records, wall seconds).
+
+    Concurrent questions reach a local engine together, which generates them in one batch; each record keeps
+    its own latency. Token usage is the system's total over the questions, shared equally among them (the
+    LM's history does not say which concurrent call a usage entry belongs to), so the means stay exact.
+    """
+    history_len = len(getattr(system.qa.lm, "history", []))
+
+    def answer(example: dspy.Example) -> AnswerRecord:
         asked = time.perf_counter()
         prediction = system.qa(example.question)
         latency = time.perf_counter() - asked
-        tokens_in, tokens_out = _usage(system.qa.lm, history_len)
         hits = list(prediction.get("passages") or [])
-        records.append(
-            AnswerRecord(
-                qid=str(example.id), question=example.question, gold=list(example.answers or [example.answer]),
-                prediction=str(prediction.answer or ""), latency_s=latency, tokens_in=tokens_in,
-                tokens_out=tokens_out, retrieved_pids=[h.pid for h in hits], retrieved_titles=[h.title for h in hits],
-                gold_pids=list(example.gold_pids), retrieved_texts=[h.as_context() for h in hits],
-                hops=int(example.get("hops") or 1), hop_pids=[list(pids) for pids in prediction.get("hop_pids") or []],
-            )
+        return AnswerRecord(
+            qid=str(example.id), question=example.question, gold=list(example.answers or [example.answer]),
+            prediction=str(prediction.answer or ""), latency_s=latency, tokens_in=None, tokens_out=None,
+            retrieved_pids=[h.pid for h in hits], retrieved_titles=[h.title for h in hits],
+            gold_pids=list(example.gold_pids), retrieved_texts=[h.as_context() for h in hits],
+            hops=int(example.get("hops") or 1), hop_pids=[list(pids) for pids in prediction.get("hop_pids") or []],
         )  # fmt: skip
-    return records, time.perf_counter() - started
+
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
+        answers = pool.map(answer, examples)
+        records = list(tqdm(answers, total=len(examples), desc=system.name, file=sys.stderr, leave=False))
+    wall = time.perf_counter() - started
+    tokens_in, tokens_out = _usage(system.qa.lm, history_len)
+    for record in records:
+        record.tokens_in = tokens_in / len(records) if tokens_in is not None else None
+        record.tokens_out = tokens_out / len(records) if tokens_out is not None else None
+    return records, wall
 
 
 def open_retrievers(index_dir: Path, main: str, wanted: tuple[str, ...]) -> dict[str, Retriever]:
@@ -175,7 +187,7 @@ def evaluate_run(
 
     `index_dir` replaces the run's index (for data with its own corpus); `teacher_lm` replaces the teacher
     the manifest names (tests use a DummyLM); `data_files` are hashed into the report; `report_dir` defaults
-    to `run_dir/report`. `threads` is kept for the compile contract; answers are timed one at a time.
+    to `run_dir/report`. `threads` questions are answered at once (a local engine batches them).
     """
     run_dir = Path(run_dir)
     manifest = read_run_manifest(run_dir)
@@ -188,7 +200,7 @@ def evaluate_run(
     systems: dict[str, dict] = {}
     with dspy.context(num_threads=threads):
         for system in build_systems(run_dir, manifest, opened, teacher_lm=teacher_lm):
-            records[system.name], wall = answer_all(system, examples)
+            records[system.name], wall = answer_all(system, examples, threads)
             scores = score_system(records[system.name], wall_s=wall)
             systems[system.name] = {**scores, "engine": engine_label(system.qa.lm)}
             say(f"{system.name:36} EM {systems[system.name]['em']:5.1f}  F1 {systems[system.name]['f1']:5.1f}",

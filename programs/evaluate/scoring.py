@@ -68,9 +68,9 @@ class AnswerRecord:
     prediction: str
     latency_s: float
     """Time to answer this question, retrieval included."""
-    tokens_in: int | None
-    """Prompt tokens reported by the LM, `None` when it reports no usage."""
-    tokens_out: int | None
+    tokens_in: float | None
+    """Prompt tokens reported by the LM (the system's mean per question), `None` when it reports no usage."""
+    tokens_out: float | None
     retrieved_pids: list[str]
     """Passages the program retrieved, best first (empty for closed book)."""
     retrieved_titles: list[str]

@@ -88,6 +88,33 @@ def parse_completion(signature: type[dspy.Signature], completion: str) -> dict[s
     return fields
 
 
+def prompt_templates() -> dict[str, Any]:
+    """The student's prompt and completion formats as templates with `{field}` placeholders, written by the
+    formatters above (so they cannot drift from them): what serving the student outside DSPy must reproduce."""
+    answer = dspy.Signature("context: list[str], question: str -> answer: str")
+    other = dspy.Signature("context: list[str], question: str -> query: str")
+    several = dspy.Signature("question: str -> title: str, year: str")
+
+    def placeholders(fields: dict) -> dict[str, str]:
+        return {name: f"{{{name}}}" for name in fields}
+
+    return {
+        "answer_step": {
+            "when": "the signature's inputs are exactly question and context and its one output is answer",
+            "prompt": format_prompt(answer, placeholders(answer.input_fields)),
+            "completion": format_completion(answer, placeholders(answer.output_fields)),
+        },
+        "other_steps": {
+            "when": "any other signature: '<outputs> from <inputs>:' then '<field>: <value>' per input, in order",
+            "example_signature": "context, question -> query",
+            "prompt": format_prompt(other, placeholders(other.input_fields)),
+            "completion": format_completion(other, placeholders(other.output_fields)),
+        },
+        "several_outputs_completion": format_completion(several, placeholders(several.output_fields)),
+        "list_values": "a list input (the passages) is written one item per line; None is written as nothing",
+    }
+
+
 class StudentAdapter(dspy.ChatAdapter):
     """Student prompts for `StudentLM`s, the normal ChatAdapter for every other LM (see the module docstring)."""
 

@@ -15,6 +15,8 @@ from core.atomic import write_json_atomic
 from core.errors import RagdistillError
 
 STUDENT_FILE = "student.json"
+STUDENT_DIR = "student"
+"""Where a run directory (`programs.rundir`) keeps its trained student."""
 
 
 def write_student_record(

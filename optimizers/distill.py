@@ -4,7 +4,9 @@
 the training set (DSPy's `bootstrap_trace_data`), chooses a target for each example, turns each predictor
 call into a (student prompt, completion) pair with `finetune.StudentAdapter`, trains the student with
 `finetune.StudentProvider` (LoRA by default) and returns the student program, whose predictors now call the
-trained `StudentLM`.
+trained `StudentLM`. `trace_data` keeps the teacher's traces (`optimizers.traces` saves them); given back as
+`compile(..., traces=...)` they replace running the teacher: BootstrapFinetune is handed an empty list of
+teachers, so it calls none, and trains on the saved traces.
 
 Targets (`targets=`):
 - "both" (default): the teacher's outputs where its trace passes the metric, the gold labels elsewhere;
@@ -67,12 +69,22 @@ def _gold_trace(item: dict[str, Any], queries: QueryTargets | None) -> list[tupl
 class _DistillFinetune(dspy.BootstrapFinetune):
     """BootstrapFinetune choosing targets per example and refusing to train on nothing."""
 
-    def __init__(self, *, targets: Targets, queries: QueryTargets | None, names: dict[int, str], **kwargs):
+    def __init__(
+        self,
+        *,
+        targets: Targets,
+        queries: QueryTargets | None,
+        names: dict[int, str],
+        replay: list[dict] | None,
+        **kwargs,
+    ):
         super().__init__(**kwargs)
         self.targets = targets
         self.queries = queries
         self.names = names
         """Predictor names by `id(predictor)` of the program whose traces are collected."""
+        self.replay = replay
+        self.trace_data: list[dict[str, Any]] = []
         self.stats: dict[str, Any] = {}
 
     def _count(self, steps: dict[str, dict[str, int]], trace: list[tuple], source: str) -> None:
@@ -80,7 +92,13 @@ class _DistillFinetune(dspy.BootstrapFinetune):
             name = self.names.get(id(predictor), predictor.signature.__name__)
             steps.setdefault(name, {"traces": 0, "gold": 0})[source] += 1
 
+    def compile(self, student, trainset, teacher=None):
+        # Saved traces to replay: no teacher to run (BootstrapFinetune collects nothing from an empty list).
+        return super().compile(student, trainset, [] if self.replay is not None else teacher)
+
     def _prepare_finetune_data(self, trace_data: list[dict[str, Any]], lm: dspy.LM, pred_ind: int | None = None):
+        trace_data = self.replay if self.replay is not None else trace_data
+        self.trace_data = trace_data
         chosen, from_teacher, from_gold, steps = [], 0, 0, {}
         for item in trace_data:
             if self.targets != "gold" and _passed(item):
@@ -131,6 +149,8 @@ class Distill(Optimizer):
     stats: dict[str, Any] = field(default_factory=dict, init=False)
     """Where the training data came from (examples, passed_metric, from_teacher, from_gold, skipped, records),
     and per predictor name (`steps`: {"traces": n, "gold": m})."""
+    trace_data: list[dict[str, Any]] = field(default_factory=list, init=False)
+    """The teacher traces the last `compile` trained on (`bootstrap_trace_data` items, see `optimizers.traces`)."""
 
     def __post_init__(self) -> None:
         if self.targets not in get_args(Targets):
@@ -153,8 +173,12 @@ class Distill(Optimizer):
         trainset: list[dspy.Example],
         teacher: dspy.Module | None = None,
         valset: list[dspy.Example] | None = None,
+        traces: list[dict[str, Any]] | None = None,
     ) -> dspy.Module:
-        """Train the student LM on `teacher`'s traces (the student program's own when None); return the new program."""
+        """Train the student LM on `teacher`'s traces (the student program's own when None); return the new program.
+
+        `traces`: saved traces of `trainset` (`optimizers.traces.replayable`) to train on instead; no teacher runs.
+        """
         if not trainset:
             raise RagdistillError("the training set is empty: nothing to distill")
         student = student.deepcopy()
@@ -165,6 +189,7 @@ class Distill(Optimizer):
             targets=self.targets,
             queries=QueryTargets(self.passages) if self.passages is not None else None,
             names={id(predictor): name for name, predictor in traced.named_predictors()},
+            replay=traces,
             metric=self.metric,
             train_kwargs=self.train_kwargs,
             adapter=adapter,
@@ -173,5 +198,5 @@ class Distill(Optimizer):
         )
         with dspy.context(adapter=adapter):
             compiled = optimizer.compile(student, trainset=trainset, teacher=teacher)
-        self.stats = optimizer.stats
+        self.stats, self.trace_data = optimizer.stats, optimizer.trace_data
         return compiled

@@ -11,6 +11,8 @@ It sits below all of them (not inside `programs/compile/`) so that arrows betwee
 - `teacher_program.json`, `student_program.json`: DSPy's JSON state of the compiled programs (demos,
   instructions), saved without their LMs;
 - `student/`: the trained student (peft adapter or model, with its record, see `finetune.record`);
+- `traces.jsonl`: the teacher traces the student was trained on, with their fingerprints (`optimizers.traces`);
+  `--traces-from RUN` trains another student from them without calling the teacher;
 - `report/`: the evaluation report (`programs.evaluate.report`).
 
 `Run` writes the manifest atomically after every stage; `open_program` rebuilds the program a manifest
@@ -31,13 +33,14 @@ import dspy
 
 from core.atomic import write_json_atomic
 from core.errors import RagdistillError
+from finetune.record import STUDENT_DIR as STUDENT_DIR  # re-exported: where a run keeps its student
 from programs.rag import build_program
 from retrieval.factory import load_retriever
 
 MANIFEST_FILE = "manifest.json"
-STUDENT_DIR = "student"
 REPORT_DIR = "report"
 USES = ("student", "teacher")
+TRACES_FILE = "traces.jsonl"
 
 
 def program_file(use: str) -> str:

@@ -42,6 +42,9 @@ class CompileConfig:
     """Student base model: a HF hub id, a local dir, `tiny-t5` or `smollm2` (fallback when t5-small is absent)."""
     targets: Targets = "both"
     """Where student targets come from: `traces` (teacher outputs that pass the metric), `gold`, or `both`."""
+    traces_from: str | None = None
+    """Train the student on the teacher traces saved by this earlier run (same program and training data): no
+    teacher call, the teacher-side settings are ignored and the report leaves the teacher out."""
     retriever: RetrieverName = "colbert"
     """Retriever over the index: colbert, bm25, hybrid or bm25+rerank."""
     k: int = 5

@@ -29,6 +29,7 @@ from dataclasses import asdict
 from core.log import say
 from data.loaders import file_sha256, load_corpus, load_examples
 from programs.compile.config import CompileConfig, validate
+from programs.compile.reuse import check_traces_source
 from programs.compile.stages import index_stage, report_stage, student_stage, teacher_stage
 from programs.rag import AUTO, choose_program
 from programs.rundir import Run
@@ -53,6 +54,8 @@ def compile_run(config: CompileConfig) -> dict:
     given = (config.program, f"given: --program {config.program}")
     program, choice = choose_program(trainset) if config.program == AUTO else given
     say(f"program: {program} ({choice})")
+    if config.traces_from:
+        check_traces_source(config, program, trainset)
     run = Run(config.run_dir)
     run.open(resume=config.resume, name=config.name, program=program, settings=asdict(config))
     run.manifest["program_choice"] = choice

@@ -16,9 +16,11 @@ from core.log import say
 from data.loaders import Passage
 from optimizers import make_optimizer
 from optimizers.metrics import short_answer_exact_match
+from optimizers.traces import trace_records, write_traces
 from programs.compile.config import CompileConfig
+from programs.compile.reuse import fingerprints, reuse_teacher, saved_traces
 from programs.evaluate.report import REPORT_PAGE
-from programs.rundir import REPORT_DIR, STUDENT_DIR, Run, open_program, program_file, save_program
+from programs.rundir import REPORT_DIR, STUDENT_DIR, TRACES_FILE, Run, open_program, program_file, save_program
 from retrieval.build import ensure_index
 
 
@@ -43,10 +45,13 @@ def retriever_entry(run: Run, config: CompileConfig, index_manifest: dict) -> di
 
 
 def teacher_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example], devset: list[dspy.Example]) -> dict:
-    """Compile the program with the teacher LM through each teacher-side optimizer, in order."""
+    """Compile the program with the teacher LM through each teacher-side optimizer, in order (with
+    `--traces-from`, copy the source run's compiled teacher instead)."""
     from engine.local import engine_label
     from engine.teacher import make_teacher
 
+    if config.traces_from:
+        return reuse_teacher(run, config)
     teacher_lm = make_teacher(config.teacher, api_base=config.api_base)
     program = open_program(run.dir, run.manifest)
     program.set_lm(teacher_lm)
@@ -110,13 +115,17 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
         num_threads=config.threads,
         passages={passage.pid: passage for passage in corpus},
     )
-    say(
-        f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains",
-        detail=True,
-    )
-    student = distill.compile(
-        open_program(run.dir, run.manifest), trainset=trainset, teacher=compiled_teacher(run, config)
-    )
+    if config.traces_from:  # the compiled teacher program without an LM: it only names the traced predictors
+        teacher = open_program(run.dir, run.manifest, use="teacher")
+        traces = saved_traces(run, config, teacher, trainset)
+        say(f"the student ({resolved.name_used}) trains on {len(traces)} saved traces of {config.traces_from}")
+    else:
+        teacher, traces = compiled_teacher(run, config), None
+        say(f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains",
+            detail=True)  # fmt: skip
+    student = distill.compile(open_program(run.dir, run.manifest), trainset=trainset, teacher=teacher, traces=traces)
+    records = trace_records(distill.trace_data, teacher)
+    write_traces(run.dir / TRACES_FILE, fingerprints(run, teacher, trainset), records)
     anchor_students(student, run.dir)
     save_program(student, run.dir / program_file("student"))
     trained = read_student_record(run.dir / STUDENT_DIR).get("result", {})
@@ -136,6 +145,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
         },
         "targets": {"mode": config.targets, **distill.stats},
         "training": training,
+        "traces": {"file": TRACES_FILE, "examples": len(records), "from_run": config.traces_from},
     }
 
 
@@ -143,7 +153,7 @@ def report_stage(run: Run, config: CompileConfig, testset: list[dspy.Example]) -
     """Evaluate every system on the test questions and write `report/`."""
     from programs.evaluate.evaluation import evaluate_run
 
-    report = evaluate_run(run.dir, testset, threads=config.threads)
+    report = evaluate_run(run.dir, testset, threads=config.threads, teacher=not config.traces_from)
     systems = {
         name: {key: metrics[key] for key in ("em", "f1", "latency_p50_s", "answers_per_s")}
         for name, metrics in report["systems"].items()

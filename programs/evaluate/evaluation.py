@@ -79,23 +79,24 @@ def build_systems(
     retrievers: dict[str, Retriever],
     *,
     teacher_lm: dspy.BaseLM | None = None,
+    teacher: bool = True,
 ) -> list[System]:
-    """Every system the run's artifacts allow, in report order; the first of `retrievers` is the main one."""
+    """Every system the run's artifacts allow, in report order; the first of `retrievers` is the main one.
+
+    `teacher=False` leaves out the teacher's systems: no teacher LM is built or called.
+    """
     from engine.models import resolve_model
     from finetune.adapter import StudentAdapter
     from finetune.lm import StudentLM
 
     main = next(iter(retrievers))
     adapter = StudentAdapter()
-    teacher_lm = teacher_lm or run_teacher_lm(manifest)
-    systems = [
-        System(
-            "teacher_zero_shot",
-            CompiledQA(open_program(run_dir, manifest, retriever=retrievers[main]), teacher_lm, adapter),
-            main,
-        )
-    ]
-    if (run_dir / program_file("teacher")).is_file():
+    systems = []
+    if teacher:
+        teacher_lm = teacher_lm or run_teacher_lm(manifest)
+        zero_shot = open_program(run_dir, manifest, retriever=retrievers[main])
+        systems.append(System("teacher_zero_shot", CompiledQA(zero_shot, teacher_lm, adapter), main))
+    if teacher and (run_dir / program_file("teacher")).is_file():
         program = open_program(run_dir, manifest, use="teacher", retriever=retrievers[main])
         systems.append(System("teacher_compiled", CompiledQA(program, teacher_lm, adapter), main))
     student = manifest.get("student")
@@ -179,6 +180,7 @@ def evaluate_run(
     retrievers: tuple[str, ...] = DEFAULT_RETRIEVERS,
     index_dir: str | Path | None = None,
     teacher_lm: dspy.BaseLM | None = None,
+    teacher: bool = True,
     data_files: dict[str, str] | None = None,
     report_dir: str | Path | None = None,
     threads: int = 1,
@@ -186,8 +188,9 @@ def evaluate_run(
     """Evaluate every system of the run on `examples`, write `run_dir/report/`, and return the report dict.
 
     `index_dir` replaces the run's index (for data with its own corpus); `teacher_lm` replaces the teacher
-    the manifest names (tests use a DummyLM); `data_files` are hashed into the report; `report_dir` defaults
-    to `run_dir/report`. `threads` questions are answered at once (a local engine batches them).
+    the manifest names (tests use a DummyLM), `teacher=False` leaves the teacher's systems out; `data_files`
+    are hashed into the report; `report_dir` defaults to `run_dir/report`. `threads` questions are answered at
+    once (a local engine batches them).
     """
     run_dir = Path(run_dir)
     manifest = read_run_manifest(run_dir)
@@ -199,7 +202,7 @@ def evaluate_run(
     records: dict[str, list[AnswerRecord]] = {}
     systems: dict[str, dict] = {}
     with dspy.context(num_threads=threads):
-        for system in build_systems(run_dir, manifest, opened, teacher_lm=teacher_lm):
+        for system in build_systems(run_dir, manifest, opened, teacher_lm=teacher_lm, teacher=teacher):
             records[system.name], wall = answer_all(system, examples, threads)
             scores = score_system(records[system.name], wall_s=wall)
             systems[system.name] = {**scores, "engine": engine_label(system.qa.lm)}

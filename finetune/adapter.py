@@ -9,9 +9,9 @@ The completion is the output value itself for a single output field, and `<field
 several; an empty or partial completion parses to empty values instead of failing.
 
 `StudentAdapter` is a `dspy.ChatAdapter` subclass (BootstrapFinetune infers its chat data format only from
-ChatAdapters) with the JSON fallback off. It routes by LM class: `StudentLM`s get the flat student prompt,
-every other LM (the teacher) the normal ChatAdapter, so it can be the one global adapter:
-`dspy.configure(adapter=StudentAdapter())`.
+ChatAdapters) with the JSON fallback off. It routes by LM class: `StudentLM`s (and `ServedStudentLM`s, the
+exported student behind a serving engine) get the flat student prompt, every other LM (the teacher) the
+normal ChatAdapter, so it can be the one global adapter: `dspy.configure(adapter=StudentAdapter())`.
 
 Deliberate simplifications: demos are not shown to the student (it learns the task from training data, and
 its input length is small); list-valued inputs (passages) are joined one per line; output values are parsed
@@ -28,6 +28,7 @@ from dspy.adapters.utils import parse_value
 from dspy.utils.exceptions import AdapterParseError
 
 from finetune.lm import StudentLM
+from finetune.served import ServedStudentLM
 
 SEED_PREFIX = "answer the question based on the context:"
 
@@ -125,12 +126,12 @@ class StudentAdapter(dspy.ChatAdapter):
         with nonsense that happens to parse, see shared notes on the offline teacher)."""
 
     def __call__(self, lm, lm_kwargs, signature, demos, inputs):
-        if not isinstance(lm, StudentLM):
+        if not isinstance(lm, StudentLM | ServedStudentLM):
             return self.teacher_adapter(lm, lm_kwargs, signature, demos, inputs)
         return super().__call__(lm, lm_kwargs, signature, demos, inputs)
 
     async def acall(self, lm, lm_kwargs, signature, demos, inputs):
-        if not isinstance(lm, StudentLM):
+        if not isinstance(lm, StudentLM | ServedStudentLM):
             return await self.teacher_adapter.acall(lm, lm_kwargs, signature, demos, inputs)
         return await super().acall(lm, lm_kwargs, signature, demos, inputs)
 

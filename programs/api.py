@@ -56,13 +56,19 @@ class CompiledQA:
 
 
 def load_program(
-    run_dir: str | Path, use: str = "student", retriever: Any = None, index_dir: str | Path | None = None
+    run_dir: str | Path,
+    use: str = "student",
+    retriever: Any = None,
+    index_dir: str | Path | None = None,
+    lm: dspy.BaseLM | str | None = None,
 ) -> CompiledQA:
     """The program compiled in `run_dir`, answering with its student or teacher LM.
 
     `retriever` replaces the one the manifest names (any object with `search(query, k)`, a
     `dspy.ColBERTv2` client or a server URL); `index_dir` opens the manifest's retriever over another
     copy of the run's index (e.g. when the run was copied without it).
+    `lm` replaces the LM: a `dspy.BaseLM`, or the base URL of an OpenAI-compatible server (vLLM, SGLang,
+    TGI) serving the run's student exported by `finetune.export`.
     """
     run_dir = Path(run_dir)
     if use not in USES:
@@ -71,7 +77,9 @@ def load_program(
     program = open_program(run_dir, manifest, use=use, retriever=retriever, index_dir=index_dir)
     from finetune.adapter import StudentAdapter
 
-    lm = run_student_lm(run_dir, manifest) if use == "student" else run_teacher_lm(manifest)
+    if isinstance(lm, str):
+        lm = served_student_lm(run_dir, manifest, lm)
+    lm = lm or (run_student_lm(run_dir, manifest) if use == "student" else run_teacher_lm(manifest))
     return CompiledQA(program=program, lm=lm, adapter=StudentAdapter())
 
 
@@ -92,6 +100,17 @@ def run_student_lm(run_dir: Path, manifest: dict) -> dspy.BaseLM:
 def student_backend(student: dict) -> dict[str, str]:
     """The backend and compute type a run's manifest records for its student (runs from before: transformers)."""
     return {"backend": student.get("backend", "transformers"), "compute_type": student.get("compute_type", "auto")}
+
+
+def served_student_lm(run_dir: Path, manifest: dict, api_base: str) -> dspy.BaseLM:
+    """The run's exported student answering from the OpenAI-compatible server at `api_base`, capped as trained."""
+    from finetune.lm import DEFAULT_MAX_NEW_TOKENS
+    from finetune.record import read_student_record
+    from finetune.served import ServedStudentLM
+
+    adapter_dir = (manifest.get("student") or {}).get("adapter_dir", STUDENT_DIR)
+    train_config = read_student_record(run_dir / adapter_dir).get("train_config", {})
+    return ServedStudentLM(api_base, max_tokens=train_config.get("max_target_tokens", DEFAULT_MAX_NEW_TOKENS))
 
 
 def run_teacher_lm(manifest: dict) -> dspy.BaseLM:

@@ -22,11 +22,18 @@ QUESTIONS = [
 
 def answer_from_export(out: Path, question: str, context: list[str]) -> str:
     """Greedy answer of the exported model, its prompt built from ragdistill_prompt.json with transformers alone."""
+    spec = json.loads((out / PROMPT_FILE).read_text())
+    return generate_from_export(
+        out, spec["answer_step"]["prompt"].format(question=question, context="\n".join(context))
+    )
+
+
+def generate_from_export(out: Path, prompt: str, max_new_tokens: int | None = None) -> str:
+    """What a serving engine answers to one student prompt, as ragdistill_prompt.json says (transformers alone)."""
     import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
     spec = json.loads((out / PROMPT_FILE).read_text())
-    prompt = spec["answer_step"]["prompt"].format(question=question, context="\n".join(context))
     tokenizer = AutoTokenizer.from_pretrained(out)
     ids = tokenizer(prompt, add_special_tokens=False, truncation=True, max_length=spec["max_input_tokens"]).input_ids
     prompt = tokenizer.decode(ids) if len(ids) == spec["max_input_tokens"] else prompt
@@ -40,7 +47,7 @@ def answer_from_export(out: Path, question: str, context: list[str]) -> str:
     model = auto.from_pretrained(out).eval()
     with torch.inference_mode():
         generated = model.generate(
-            **inputs, max_new_tokens=spec["max_new_tokens"], do_sample=False, num_beams=1,
+            **inputs, max_new_tokens=max_new_tokens or spec["max_new_tokens"], do_sample=False, num_beams=1,
             eos_token_id=tokenizer.eos_token_id, pad_token_id=tokenizer.pad_token_id,
         )  # fmt: skip
     if spec["family"] == "causal":

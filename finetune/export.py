@@ -29,7 +29,7 @@ import click
 from core.atomic import atomic_dir, write_json_atomic
 from core.errors import RagdistillError, exit_cleanly_on_error
 from finetune.adapter import prompt_templates
-from finetune.lm import DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_NEW_TOKENS, check_trained_dir, merge
+from finetune.lm import CT2_DIR, DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_NEW_TOKENS, check_trained_dir, merge
 from finetune.record import STUDENT_DIR, STUDENT_FILE, read_student_record
 
 PROMPT_FILE = "ragdistill_prompt.json"
@@ -86,7 +86,7 @@ def export_student(run: str | Path, out: str | Path) -> Path:
         if (trained / "adapter_config.json").is_file():
             merge(trained, tmp)  # replaces the empty temporary directory with the merged model
         else:
-            shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(STUDENT_FILE))
+            shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(CT2_DIR, STUDENT_FILE))
         tokenizer = AutoTokenizer.from_pretrained(tmp)
         write_json_atomic(tmp / PROMPT_FILE, prompt_spec(record, bool(tokenizer.chat_template)))
     return Path(out)

@@ -29,7 +29,7 @@ from dataclasses import asdict
 from core.log import say
 from data.loaders import file_sha256, load_corpus, load_examples
 from programs.compile.config import CompileConfig, validate
-from programs.compile.reuse import check_traces_source
+from programs.compile.reuse import check_traces_source, traced_program
 from programs.compile.stages import index_stage, report_stage, student_stage, teacher_stage
 from programs.rag import AUTO, choose_program
 from programs.rundir import Run
@@ -52,7 +52,9 @@ def compile_run(config: CompileConfig) -> dict:
     devset = load_examples(config.dev, limit=config.dev_size, **rows)
     testset = load_examples(config.test, limit=config.test_size, **rows)
     given = (config.program, f"given: --program {config.program}")
-    program, choice = choose_program(trainset) if config.program == AUTO else given
+    if config.traces_from and config.program == AUTO:  # the saved traces decide
+        given = (traced_program(config), f"auto: the program whose traces --traces-from {config.traces_from} holds")
+    program, choice = choose_program(trainset) if given[0] == AUTO else given
     say(f"program: {program} ({choice})")
     if config.traces_from:
         check_traces_source(config, program, trainset)

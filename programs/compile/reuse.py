@@ -3,6 +3,7 @@
 Every distilling compile writes `traces.jsonl` (format: `optimizers.traces`) with three fingerprints: the
 teacher (recorded), the program (its name, predictor signatures and the SHA-256 of `teacher_program.json`) and
 the training data (the SHA-256 of the examples). A compile with `--traces-from RUN` then:
+- with `--program auto`, compiles the program RUN compiled;
 - checks, before writing anything, that RUN's traces were made by the same program, by RUN's saved compiled
   teacher, and on the same training examples (`check_traces_source`); any difference is one error line;
 - replaces the teacher stage by a copy of RUN's `teacher_program.json` and of its manifest's teacher entry
@@ -38,6 +39,11 @@ def traces_source(config: CompileConfig) -> Path:
     if not (source / TRACES_FILE).is_file():
         raise RagdistillError(f"{source} holds no {TRACES_FILE}: give a run compiled with distillation")
     return source
+
+
+def traced_program(config: CompileConfig) -> str:
+    """The program of the `--traces-from` run (what `--program auto` means when traces are reused)."""
+    return str(read_run_manifest(traces_source(config)).get("program"))
 
 
 def fingerprints(run: Run, teacher: dspy.Module, trainset: list[dspy.Example]) -> dict[str, Any]:

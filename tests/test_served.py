@@ -1,4 +1,4 @@
-"""`load_program(run, lm=URL)`: the compiled program answering through an OpenAI-compatible server of its export.
+"""`load_program(run, lm=URL)` and `programs.serve --lm URL`: answering through an OpenAI-compatible server.
 
 The server is a stand-in for vLLM/SGLang/TGI (none runs in the test suite): a loopback stub speaking the
 OpenAI chat API whose generation is the exported directory's, run by transformers alone as
@@ -13,12 +13,15 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+import httpx
 import pytest
 
 from core.errors import RagdistillError
 from finetune.export import export_student
 from finetune.served import ServedStudentLM
 from programs import load_program
+from programs.serve.service import ServeConfig, create_app, load_service_program
+from retrieval.server import serve_in_thread
 from tests.test_export import generate_from_export
 
 QUESTIONS = ["In which city was the founder of Shovki Foundry born?", "Who founded Heanthour Works?"]
@@ -58,17 +61,23 @@ def openai_stub(export_dir: Path, prompts: list[str]) -> ThreadingHTTPServer:
     return server
 
 
-def test_program_answers_through_a_served_export_as_in_process(tiny_run: Path, tmp_path: Path):
+def test_program_and_service_answer_through_a_served_export_as_in_process(tiny_run: Path, tmp_path: Path):
     prompts: list[str] = []
     server = openai_stub(export_student(tiny_run, tmp_path / "export"), prompts)
+    url = f"http://127.0.0.1:{server.server_address[1]}/v1"
     try:
-        remote = load_program(tiny_run, lm=f"http://127.0.0.1:{server.server_address[1]}/v1")
+        remote = load_program(tiny_run, lm=url)
         assert isinstance(remote.lm, ServedStudentLM) and remote.lm.model == "openai/student"
-        local = load_program(tiny_run)
-        assert [remote(q).answer for q in QUESTIONS] == [local(q).answer for q in QUESTIONS]
+        in_process = load_program(tiny_run)
+        local = [in_process(q).answer for q in QUESTIONS]
+        assert [remote(q).answer for q in QUESTIONS] == local
+        config = ServeConfig(lm=url, timeout_s=60)  # python -m programs.serve RUN --lm URL
+        with serve_in_thread(create_app(load_service_program(tiny_run, config), config=config)) as service:
+            answer = httpx.post(f"{service}/v1/answer", json={"question": QUESTIONS[0]}, timeout=60).json()
+        assert answer["answer"] == local[0] and answer["model"] == "openai/student"
     finally:
         server.shutdown()
-    assert len(prompts) == len(QUESTIONS) and all(p.startswith("answer the question based on") for p in prompts)
+    assert len(prompts) == len(QUESTIONS) + 1 and all(p.startswith("answer the question based on") for p in prompts)
 
 
 def test_a_server_that_cannot_be_reached_is_one_line():

@@ -25,7 +25,11 @@ def main(run_dir: Path, **options) -> None:
     """Serve the distilled program compiled in RUN_DIR at http://HOST:PORT/v1/answer."""
     config = ServeConfig(**options)
     check_exposure(config.host, config.key())
-    info = {"run": str(run_dir.resolve()), "retriever": config.retriever or "run's own"}
+    info = {
+        "run": str(run_dir.resolve()),
+        "retriever": config.retriever or "run's own",
+        "lm": config.lm or "in-process",
+    }
     serve_forever(
         config.host, config.port, lambda: create_app(load_service_program(run_dir, config), config=config, info=info),
         path="/v1/answer",

@@ -60,6 +60,9 @@ class ServeConfig(ServiceConfig):
     """Most questions in one batch request, and most prompts in one student `generate` call."""
     wait_s: float = 0.01
     """How long the batcher waits for more prompts after the first."""
+    lm: str | None = None
+    """Base URL of an OpenAI-compatible server (vLLM, SGLang, TGI) serving the run's student exported by
+    `python -m finetune.export`, to answer through instead of loading the student here."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -214,7 +217,7 @@ def load_service_program(run_dir: Path, config: ServeConfig) -> CompiledQA:
         override = load_retriever(retriever, run_index_dir(run_dir, read_run_manifest(run_dir)))
     elif retriever:
         override = retriever  # a dspy.ColBERTv2-compatible URL, e.g. python -m retrieval.serve
-    qa = load_program(run_dir, retriever=override)
+    qa = load_program(run_dir, retriever=override, lm=config.lm)
     engine = getattr(qa.lm, "student_engine", None)
     if engine is not None:
         engine.use_batching(config.max_batch, config.wait_s)

@@ -23,6 +23,7 @@ streaming (`stream` yields the whole response); a batch runs to its longest row.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from dspy.lm15 import Message, Request, Response, TextPart, Usage, response_to_events
@@ -58,6 +59,8 @@ class LocalEngine:
         self._run_lock = threading.Lock()
         self._backend: Backend | None = None
         self._batcher: MicroBatcher | None = None
+        self.on_generation: Callable[[int, int], None] | None = None
+        """Called after every generate call with (prompts in the batch, tokens generated): the service's metrics."""
 
     def __deepcopy__(self, memo: dict) -> LocalEngine:
         return self
@@ -102,7 +105,10 @@ class LocalEngine:
         """Run `jobs` now as one group (the batcher calls this; so can benchmarks and the service)."""
         backend = self.loaded()
         with self._run_lock:  # the batcher's worker is the only caller in normal use
-            return self.run_jobs(backend, jobs)
+            results = self.run_jobs(backend, jobs)
+        if self.on_generation is not None:
+            self.on_generation(len(jobs), sum(output_tokens for _, _, output_tokens in results))
+        return results
 
     def use_batching(self, max_batch: int, wait_s: float = DEFAULT_WAIT_S) -> MicroBatcher:
         """Group up to `max_batch` concurrent calls, waiting at most `wait_s` for company (the QA service's knobs)."""

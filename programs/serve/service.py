@@ -121,21 +121,10 @@ def batch_request_model(max_batch: int) -> type[BaseModel]:
 
 
 def count_generation(qa: CompiledQA, metrics: ServiceMetrics) -> None:
-    """Report every batched generate call of the student's engine to `metrics` (batch size, tokens)."""
+    """Report every generate call of the student's engine to `metrics` (batch size, generated tokens)."""
     engine = getattr(qa.lm, "student_engine", None)
-    batcher = getattr(engine, "batcher", None)
-    if batcher is None:
-        return
-    generate = batcher.fn
-
-    def generate_and_count(prompts: list[str]) -> list[str]:
-        outputs = generate(prompts)
-        tokenizer = engine.load()[1]
-        tokens = sum(len(tokenizer(text, add_special_tokens=False).input_ids) for text in outputs)
-        metrics.observe_generation(len(prompts), tokens)
-        return outputs
-
-    batcher.fn = generate_and_count
+    if engine is not None:
+        engine.on_generation = metrics.observe_generation
 
 
 def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict | None = None) -> FastAPI:

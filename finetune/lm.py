@@ -160,10 +160,6 @@ class StudentEngine(LocalEngine):
         return open_backend(self.backend, self.compute_type, family=resolved.family, load_hf=load_hf,
                             ct2_dir=adapter / CT2_DIR, inputs=inputs, device=self.device)  # fmt: skip
 
-    def load(self) -> Backend:
-        """Load the weights now (the service does, before its first request)."""
-        return self.loaded()
-
     def job(self, request: Request, backend: Backend) -> StudentJob:
         """The request's system text and messages joined into one raw prompt."""
         system, messages = request_text(request)

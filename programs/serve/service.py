@@ -210,5 +210,5 @@ def load_service_program(run_dir: Path, config: ServeConfig) -> CompiledQA:
     engine = getattr(qa.lm, "student_engine", None)
     if engine is not None:
         engine.use_batching(config.max_batch, config.wait_s)
-        engine.load()  # load the weights now, not on the first request
+        engine.loaded()  # load the weights now, not on the first request
     return qa

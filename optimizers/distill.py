@@ -8,17 +8,18 @@ trained `StudentLM`. `trace_data` keeps the teacher's traces (`optimizers.traces
 `compile(..., traces=...)` they replace running the teacher: BootstrapFinetune is handed an empty list of
 teachers, so it calls none, and trains on the saved traces.
 
-Targets (`targets=`):
-- "both" (default): the teacher's outputs where its trace passes the metric, the gold labels elsewhere;
-- "traces": only teacher outputs that pass the metric (classic BootstrapFinetune);
-- "gold": only gold targets, in the inputs the teacher's program saw (its retrieved context, for example).
-A gold target (`optimizers.targets`) replaces the outputs of every predictor call that has one: the answer
-step gets the example's labels; a search-query step (MultiHopRAG's `generate_query[i]`) gets a query derived
-from the example's supporting passages when `passages` (the corpus by pid) is given; a call without a gold
-target is left out, and so are the steps after a teacher call that failed to parse (the program stopped there).
-With "both", a trace that passes the metric keeps all of the teacher's outputs. `stats`
-records where the training data came from, in total and per predictor (`steps`: for each predictor name, how
-many of its training records came from teacher traces and how many from gold targets).
+Who answers which training question: the teacher runs on the first `teacher_questions` (all when None);
+every question also has a gold run (`optimizers.gold_runs`: the program re-run with each step answering its
+gold target, searches only), used where the teacher's trace is not. Targets (`targets=`):
+- "both" (default): the teacher's trace where it passes the metric, the gold run elsewhere;
+- "traces": only teacher traces that pass the metric (classic BootstrapFinetune);
+- "gold": only gold runs.
+A gold target (`optimizers.targets`) is the example's label for the answer step and, when `passages` (the
+corpus by pid) is given, a query derived from the example's supporting passages for a search-query step
+(MultiHopRAG's `generate_query[i]`); a call without a gold target is left out of the gold run's data. With
+"both", a trace that passes the metric keeps all of the teacher's outputs. `stats` records where the training
+data came from, in total and per predictor (`steps`: for each predictor name, how many of its training records
+came from teacher traces and how many from gold runs).
 
 Two stock BootstrapFinetune behaviours are corrected in `_DistillFinetune._prepare_finetune_data`: a trace
 that failed to parse scores -1, which is truthy, so it would pass the metric filter and crash formatting;
@@ -44,7 +45,8 @@ from data.loaders import Passage
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
 from optimizers.base import Optimizer
-from optimizers.targets import QueryTargets, gold_outputs
+from optimizers.gold_runs import gold_runs
+from optimizers.targets import QueryTargets
 
 Targets = Literal["both", "traces", "gold"]
 
@@ -57,15 +59,6 @@ def _passed(item: dict[str, Any]) -> bool:
     return bool(item.get("score")) and not failed
 
 
-def _gold_trace(item: dict[str, Any], queries: QueryTargets | None) -> list[tuple]:
-    """The item's predictor calls that have a gold target, with the gold values as outputs."""
-    trace = []
-    for predictor, inputs, _ in item["trace"]:
-        if (outputs := gold_outputs(predictor, inputs, item["example"], queries)) is not None:
-            trace.append((predictor, inputs, outputs))
-    return trace
-
-
 class _DistillFinetune(dspy.BootstrapFinetune):
     """BootstrapFinetune choosing targets per example and refusing to train on nothing."""
 
@@ -76,11 +69,17 @@ class _DistillFinetune(dspy.BootstrapFinetune):
         queries: QueryTargets | None,
         names: dict[int, str],
         replay: list[dict] | None,
+        gold_program: dspy.Module,
+        trainset: list[dspy.Example],
         **kwargs,
     ):
         super().__init__(**kwargs)
         self.targets = targets
         self.queries = queries
+        self.gold_program = gold_program
+        """The program re-run for gold runs (the traced one: its predictors carry the names below)."""
+        self.trainset = trainset
+        """Every training question (the teacher answers a prefix of them)."""
         self.names = names
         """Predictor names by `id(predictor)` of the program whose traces are collected."""
         self.replay = replay
@@ -99,16 +98,16 @@ class _DistillFinetune(dspy.BootstrapFinetune):
     def _prepare_finetune_data(self, trace_data: list[dict[str, Any]], lm: dspy.LM, pred_ind: int | None = None):
         trace_data = self.replay if self.replay is not None else trace_data
         self.trace_data = trace_data
-        chosen, from_teacher, from_gold, steps = [], 0, 0, {}
-        for item in trace_data:
-            if self.targets != "gold" and _passed(item):
-                chosen.append({**item, "score": True})
-                self._count(steps, item["trace"], "traces")
-                from_teacher += 1
-            elif self.targets != "traces" and (gold := _gold_trace(item, self.queries)):
-                chosen.append({**item, "trace": gold, "score": True})
-                self._count(steps, gold, "gold")
-                from_gold += 1
+        chosen, steps = [], {}
+        if self.targets != "gold":
+            chosen = [{**item, "score": True} for item in trace_data if _passed(item)]
+        from_teacher = len(chosen)
+        if self.targets != "traces":
+            taken = {item["example_ind"] for item in chosen}
+            todo = [(index, example) for index, example in enumerate(self.trainset) if index not in taken]
+            chosen += gold_runs(self.gold_program, todo, self.queries)
+        for number, item in enumerate(chosen):
+            self._count(steps, item["trace"], "traces" if number < from_teacher else "gold")
         passed = sum(_passed(item) for item in trace_data)
         if not chosen:
             raise RagdistillError(
@@ -117,11 +116,12 @@ class _DistillFinetune(dspy.BootstrapFinetune):
             )
         data, data_format = super()._prepare_finetune_data(chosen, lm, pred_ind)
         self.stats = {
-            "examples": len(trace_data),
+            "examples": len(self.trainset),
+            "teacher_answered": len(trace_data),
             "passed_metric": passed,
             "from_teacher": from_teacher,
-            "from_gold": from_gold,
-            "skipped": len(trace_data) - len(chosen),
+            "from_gold": len(chosen) - from_teacher,
+            "skipped": len(self.trainset) - len(chosen),
             "train_records": len(data),
             "steps": steps,
         }
@@ -146,9 +146,11 @@ class Distill(Optimizer):
     """Parallel teacher calls while tracing; None uses `dspy.settings.num_threads`."""
     passages: Mapping[str, Passage] | None = field(default=None, repr=False)
     """The corpus by pid, to derive gold search queries from supporting passages; None: no query targets."""
+    teacher_questions: int | None = None
+    """The teacher answers the first N training questions (None: all); the others get gold runs only."""
     stats: dict[str, Any] = field(default_factory=dict, init=False)
-    """Where the training data came from (examples, passed_metric, from_teacher, from_gold, skipped, records),
-    and per predictor name (`steps`: {"traces": n, "gold": m})."""
+    """Where the training data came from (examples, teacher_answered, passed_metric, from_teacher, from_gold,
+    skipped, records), and per predictor name (`steps`: {"traces": n, "gold": m})."""
     trace_data: list[dict[str, Any]] = field(default_factory=list, init=False)
     """The teacher traces the last `compile` trained on (`bootstrap_trace_data` items, see `optimizers.traces`)."""
 
@@ -190,13 +192,16 @@ class Distill(Optimizer):
             queries=QueryTargets(self.passages) if self.passages is not None else None,
             names={id(predictor): name for name, predictor in traced.named_predictors()},
             replay=traces,
+            gold_program=traced,
+            trainset=trainset,
             metric=self.metric,
             train_kwargs=self.train_kwargs,
             adapter=adapter,
             exclude_demos=True,
             num_threads=self.num_threads,
         )
+        asked = trainset[: self.teacher_questions] if self.teacher_questions is not None else trainset
         with dspy.context(adapter=adapter):
-            compiled = optimizer.compile(student, trainset=trainset, teacher=teacher)
+            compiled = optimizer.compile(student, trainset=asked, teacher=teacher)
         self.stats, self.trace_data = optimizer.stats, optimizer.trace_data
         return compiled

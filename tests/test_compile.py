@@ -57,6 +57,8 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
     expected_backend = "ct2" if ct2_unavailable() is None else "transformers"
     assert manifest["student"]["backend"] == expected_backend and manifest["student"]["compute_type"]
     assert manifest["targets"]["examples"] == 8
+    # The teacher answers --trace-size questions (its traces are saved); every other one gets a gold run.
+    assert manifest["targets"]["teacher_answered"] == manifest["traces"]["examples"] == 3
     assert manifest["targets"]["from_teacher"] + manifest["targets"]["from_gold"] == 8
     assert manifest["training"]["epochs_completed"] > 0 and manifest["training"]["precision"] in ("fp32", "bf16")
     # --program auto: the world's training questions include two-hop ones, so the multi-hop program is compiled,

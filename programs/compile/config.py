@@ -60,9 +60,10 @@ class CompileConfig:
     test: str = "test"
     """Test questions for the report (never used for optimization)."""
     train_size: int = 70
-    """Training questions the teacher answers for distillation (each yields a teacher or a gold target)."""
-    trace_size: int = 24
-    """Training questions the teacher-side optimizers bootstrap demos from (teacher calls are the slow part)."""
+    """Training questions distilled into the student (each yields teacher or gold targets)."""
+    trace_size: int = 16
+    """Training questions the teacher answers: its optimizers bootstrap demos from them and distillation keeps its
+    traces that pass; the others get gold targets only (teacher calls are the slow part of a run)."""
     dev_size: int = 20
     """Validation questions used by the teacher-side optimizers."""
     test_size: int = 40

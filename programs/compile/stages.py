@@ -114,6 +114,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
         train_kwargs=train_kwargs,
         num_threads=config.threads,
         passages={passage.pid: passage for passage in corpus},
+        teacher_questions=config.trace_size,
     )
     if config.traces_from:  # the compiled teacher program without an LM: it only names the traced predictors
         teacher = open_program(run.dir, run.manifest, use="teacher")
@@ -121,8 +122,8 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
         say(f"the student ({resolved.name_used}) trains on {len(traces)} saved traces of {config.traces_from}")
     else:
         teacher, traces = compiled_teacher(run, config), None
-        say(f"teacher answers {len(trainset)} training questions, then the student ({resolved.name_used}) trains",
-            detail=True)  # fmt: skip
+        say(f"teacher answers {min(config.trace_size, len(trainset))} of {len(trainset)} training questions (the "
+            f"others get gold runs), then the student ({resolved.name_used}) trains", detail=True)  # fmt: skip
     student = distill.compile(open_program(run.dir, run.manifest), trainset=trainset, teacher=teacher, traces=traces)
     records = trace_records(distill.trace_data, teacher)
     write_traces(run.dir / TRACES_FILE, fingerprints(run, teacher, trainset), records)

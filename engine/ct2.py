@@ -24,12 +24,11 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.atomic import atomic_dir, write_json_atomic
+from core.atomic import atomic_dir, scratch_dir, temp_stem, write_json_atomic
 from core.cache import cache_dir
 from core.errors import RagdistillError
 from engine.backends import Backend, CT2Backend, TransformersBackend
@@ -128,12 +127,12 @@ def _convert(load_hf: LoadHF, target: Path, inputs_sha256: str) -> None:
     from ctranslate2.converters import TransformersConverter
 
     model, tokenizer = load_hf()
-    with atomic_dir(target) as out, tempfile.TemporaryDirectory(prefix="hf-", dir=target.parent) as scratch:
+    with atomic_dir(target) as out, scratch_dir(temp_stem(target), target.parent) as scratch:
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
         del model
         try:
-            TransformersConverter(scratch).convert(str(out), force=True)
+            TransformersConverter(str(scratch)).convert(str(out), force=True)
         except Exception as err:  # ValueError for unknown architectures; the converter raises others too
             raise ConversionError(_first_line(err)) from None
         config_file = out / "config.json"

@@ -133,6 +133,20 @@ def test_overload_is_answered_503_and_the_service_recovers(tiny_run, tiny_exampl
         assert dropped == statuses.count(503)
 
 
+def test_the_service_knows_an_answer_s_time_before_its_first_request(tiny_run, capfd):
+    config = ServeConfig(workers=1, max_batch=1, timeout_s=60)
+    app = create_app(load_service_program(tiny_run, config), config=config)
+    assert app.state.admission.mean_s == 0  # not served yet: nothing measured
+    with serve_in_thread(app) as url:
+        seeded = app.state.admission.mean_s  # the warm-up question's time, so early refusal works from request one
+        assert seeded > 0
+        metrics = metric_values(httpx.get(f"{url}/metrics", timeout=30).text)
+        assert ("ragdistill_requests_total", (("route", "/v1/answer"), ("status", "2xx"))) not in metrics
+        assert metrics[("ragdistill_generate_batch_size_count", ())] == 1  # the warm-up went through the student
+    warmup = [line for line in capfd.readouterr().err.splitlines() if "warm-up" in line]
+    assert warmup == [f"    warm-up question 'What is this collection about?' computed in {seeded:.2f} s"]
+
+
 def test_micro_batcher_groups_concurrent_items():
     calls = []
     batcher = MicroBatcher(lambda items: calls.append(list(items)) or [i * 2 for i in items], max_batch=8, wait_s=0.2)

@@ -31,7 +31,7 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import HTTPException
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from core.admission import AdmissionConfig
 from core.errors import RagdistillError
@@ -42,8 +42,24 @@ MAX_K = 100
 MAX_QUERY_CHARS = 2000
 WARMUP_QUERY = "What is this collection about?"
 
-QueryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")]
+NOT_BLANK = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""A character that is not Unicode white space, spelled out so that the schema means what is checked: a bare
+backslash-S differs between dialects (U+0085 is white space to pydantic's Rust regex, not to the ECMAScript
+regex of JSON schema, which schema-driven clients follow)."""
+
+QueryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NOT_BLANK)]
 """A query or question: 1 to 2,000 characters, not all blank."""
+
+
+def not_a_bool(value: object) -> object:
+    """Refuse JSON `true`/`false` where the schema says integer (pydantic would take them for 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return value
+
+
+PassageCount = Annotated[int, BeforeValidator(not_a_bool)]
+"""How many passages: an integer (the bounds are declared where it is used)."""
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +68,7 @@ class SearchQuery(BaseModel):
     """A search: what to look for and how many passages to return."""
 
     query: QueryText = Field(description="The text to search for.")
-    k: int = Field(default=10, ge=1, le=MAX_K, description="How many passages to return.")
+    k: PassageCount = Field(default=10, ge=1, le=MAX_K, description="How many passages to return.")
 
 
 class SearchHit(BaseModel):

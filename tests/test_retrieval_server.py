@@ -93,6 +93,9 @@ def test_bad_requests_get_400_json(base_url, params):
 def test_bad_post_bodies_get_400_json(base_url):
     assert httpx.post(f"{base_url}/api/search", content=b"not json").status_code == 400
     assert httpx.post(f"{base_url}/api/search", json=["query"]).status_code == 400
+    # Found by the long fuzz run: JSON true is no integer, and U+0085 is white space (as the schema now says).
+    assert httpx.post(f"{base_url}/api/search", json={"query": "Enigma", "k": True}).status_code == 400
+    assert httpx.post(f"{base_url}/api/search", json={"query": "\u0085\u3000"}).status_code == 400
     assert httpx.post(f"{base_url}/api/search", json={"query": "Enigma", "k": 1}).json()["topk"][0]["pid"] == "p2"
 
 

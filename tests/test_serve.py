@@ -11,7 +11,7 @@ import pytest
 
 from engine.batching import MicroBatcher
 from programs.serve.service import ServeConfig, create_app, load_service_program
-from retrieval.server import serve_in_thread
+from retrieval.server import NOT_BLANK, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,8 @@ MALFORMED = [
     ({"json": {"question": "ok?", "k": 0}}, 422),
     ({"json": {"question": "ok?", "k": 101}}, 422),
     ({"json": {"question": "ok?", "k": "five"}}, 422),
+    ({"json": {"question": "ok?", "k": True}}, 422),
+    ({"json": {"question": "\u0085\u3000"}}, 422),
     ({"json": {"question": "ok?", "k": -3}}, 422),
     ({"json": ["question"]}, 422),
     ({"json": "question"}, 422),
@@ -85,7 +87,7 @@ def test_health_metrics_and_openapi(service):
     assert {"/v1/answer", "/v1/answer:batch", "/health", "/metrics"} <= set(schema["paths"])
     answer_body = schema["components"]["schemas"]["AnswerRequest"]["properties"]
     assert set(answer_body) == {"question", "k"} and answer_body["k"]["maximum"] == 100
-    assert answer_body["question"] == {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "\\S",
+    assert answer_body["question"] == {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": NOT_BLANK,
                                        "title": "Question", "description": "The question to answer."}  # fmt: skip
     questions = schema["components"]["schemas"]["BatchRequest"]["properties"]["questions"]
     assert questions["maxItems"] == 4 and questions["items"]["minLength"] == 1  # declared, not checked by hand

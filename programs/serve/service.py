@@ -44,7 +44,7 @@ from core.service import ServiceConfig, Warmup, error_responses, harden
 from core.service_metrics import ServiceMetrics
 from programs.api import CompiledQA, load_program
 from programs.rundir import read_run_manifest, run_index_dir
-from retrieval.server import MAX_K, WARMUP_QUERY, QueryText
+from retrieval.server import MAX_K, WARMUP_QUERY, PassageCount, QueryText
 
 
 @dataclass
@@ -80,7 +80,7 @@ class AnswerRequest(BaseModel):
     """One question."""
 
     question: QueryText = Field(description="The question to answer.")
-    k: int = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve.")
+    k: PassageCount = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve.")
 
 
 class Passage(BaseModel):
@@ -118,7 +118,7 @@ def batch_request_model(max_batch: int) -> type[BaseModel]:
         """Several questions answered together."""
 
         questions: list[QueryText] = Field(min_length=1, max_length=max_batch, description="Questions to answer.")
-        k: int = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve for each question.")
+        k: PassageCount = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve for each question.")
 
     return BatchRequest
 

@@ -4,6 +4,9 @@ A service computes at most `workers` requests at once and lets at most `max_wait
 worker. A request that finds the line full, or a line so long that it would probably not be answered
 before its deadline (judged by the mean computation time so far), is refused at once (`Overloaded`: 503
 with `Retry-After`), which costs nothing: a client learns at once to come back, instead of a 504 later.
+So that this holds from the very first request, a service times one warm-up computation before it
+accepts traffic and `seed`s the mean with it (`core.service.warm_up`); the first real computation then
+replaces that time (a warm-up may include one-off costs), and later ones update a running mean.
 Every admitted request gets a deadline, `timeout_s` after its admission. When a
 worker frees up, the request that waited longest takes it, unless its deadline has passed
 (`DeadlineExceeded`: 504) or its client has gone away (`ClientGone`): either way it is dropped without
@@ -78,11 +81,21 @@ class Admission:
         self._waiters: deque[asyncio.Future] = deque()
         self._lock = threading.Lock()
         self._mean_s = 0.0  # running mean of computation times (0: none measured yet)
+        self._seeded = False  # the mean is a warm-up's time, to be replaced by the first real one
 
     @property
     def waiting(self) -> int:
         """Requests waiting for a worker now."""
         return len(self._waiters)
+
+    @property
+    def mean_s(self) -> float:
+        """The estimated computation time of a request, in seconds (0 while unknown)."""
+        return self._mean_s
+
+    def seed(self, seconds: float) -> None:
+        """Start the estimate from a warm-up computation's time, before any request; the first real one replaces it."""
+        self._mean_s, self._seeded = max(seconds, 1e-6), True
 
     async def run(self, request: Request, work: Callable[[float], T]) -> T:
         """`work(deadline)` computed in a worker thread once admitted; `deadline` is a `time.monotonic()` time.
@@ -157,5 +170,6 @@ class Admission:
 
     def _finished(self, seconds: float) -> None:
         self.in_flight -= 1
-        self._mean_s = seconds if self._mean_s == 0 else 0.8 * self._mean_s + 0.2 * seconds
+        fresh = self._mean_s == 0 or self._seeded
+        self._mean_s, self._seeded = (seconds if fresh else 0.8 * self._mean_s + 0.2 * seconds), False
         self._release()

@@ -22,6 +22,11 @@ class RagdistillError(Exception):
     """An error caused by user input; its message is a complete, one-line explanation."""
 
 
+def first_line(err: BaseException) -> str:
+    """The first line of an exception's message (its type's name if it has none), to quote in a one-line error."""
+    return str(err).splitlines()[0] if str(err) else type(err).__name__
+
+
 def exit_cleanly_on_error(func: Callable[P, R]) -> Callable[P, R]:
     """Wrap a CLI entry point: a `RagdistillError` becomes `error: <message>` and exit status 2."""
 

@@ -8,6 +8,9 @@
   413 (by its `Content-Length`, or as soon as the bytes received pass the limit);
 - a JSON body in the service's own error shape for every error status: 401, 404, 405, 413, 500,
   503 (with `Retry-After`), 504, and 499 for a request whose client left before it was computed.
+`warm_up(app)` runs the app's `Warmup` (one real computation, e.g. a fixed question) before it accepts
+traffic and seeds the admission's computation-time estimate with its time, so that early refusal works
+from the first request; a failed or hung warm-up is one `RagdistillError`.
 `check_exposure(host, api_key)` refuses to bind an interface other than loopback without an API key.
 `error_responses(...)` declares these statuses in a route's OpenAPI entry, so the schema tells the truth.
 
@@ -21,6 +24,8 @@ import hmac
 import ipaddress
 import logging
 import os
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,7 +37,8 @@ from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.admission import Admission, AdmissionConfig, ClientGone, DeadlineExceeded, Overloaded
-from core.errors import RagdistillError
+from core.errors import RagdistillError, first_line
+from core.log import say
 from core.service_metrics import MetricsMiddleware, ServiceMetrics
 
 API_KEY_ENV = "RAGDISTILL_API_KEY"
@@ -50,18 +56,69 @@ class ServiceConfig:
     """Requests that may wait for a worker; more are refused at once with 503 and Retry-After."""
     timeout_s: float = 30.0
     """Seconds from admission to answer; a request not started by then is dropped (504), never computed."""
+    warmup_timeout_s: float = 300.0
+    """Seconds the warm-up computation at startup may take; beyond that the service refuses to start."""
     max_body_bytes: int = 1_048_576
     """Largest request body accepted, in bytes; a larger one is answered 413."""
     api_key: str | None = None
     """Key every request but /health must send (Bearer or X-API-Key), needed off loopback; else $RAGDISTILL_API_KEY."""
 
     def __post_init__(self) -> None:
-        if self.max_waiting < 0 or self.timeout_s <= 0 or self.max_body_bytes < 1:
-            raise RagdistillError("--max-waiting must be >= 0, --timeout-s > 0 and --max-body-bytes >= 1")
+        if self.max_waiting < 0 or min(self.timeout_s, self.warmup_timeout_s) <= 0 or self.max_body_bytes < 1:
+            raise RagdistillError(
+                "--max-waiting must be >= 0, --timeout-s and --warmup-timeout-s > 0, and --max-body-bytes >= 1"
+            )
 
     def key(self) -> str | None:
         """The API key: the option, else the environment variable, else none."""
         return self.api_key or os.environ.get(API_KEY_ENV) or None
+
+
+@dataclass
+class Warmup:
+    """The computation a service runs once before it accepts traffic, through the same code as a request."""
+
+    what: str
+    """What it computes, for messages (e.g. 'question "What is this collection about?"')."""
+    work: Callable[[], object]
+    """The computation; its duration seeds the admission's estimate."""
+    limit_s: float
+    """Seconds it may take before the service gives up starting (`ServiceConfig.warmup_timeout_s`)."""
+
+
+def warm_up(app: FastAPI) -> float:
+    """Run `app.state.warmup` once, seed the app's admission with its duration, and return that duration.
+
+    It runs in a daemon thread, waited for at most its `limit_s`: a warm-up that fails or hangs is one
+    `RagdistillError`, and a hung one never holds up the exit. The limit is separate from the requests'
+    deadline because a first computation may pay one-off costs (loading, compiling extensions).
+    """
+    warmup: Warmup = app.state.warmup
+    admission: Admission = app.state.admission
+    outcome: dict[str, Any] = {}
+
+    def run() -> None:
+        started = time.perf_counter()
+        try:
+            warmup.work()
+        except Exception as err:  # reported below as one line
+            outcome["error"] = err
+        outcome["seconds"] = time.perf_counter() - started
+
+    thread = threading.Thread(target=run, name="warm-up", daemon=True)
+    thread.start()
+    thread.join(warmup.limit_s)
+    if thread.is_alive():
+        raise RagdistillError(
+            f"the warm-up {warmup.what} got no answer within --warmup-timeout-s {warmup.limit_s:g} s "
+            "(is the model or retriever it uses reachable?)"
+        )
+    if "error" in outcome:
+        error = outcome["error"]
+        raise RagdistillError(f"the warm-up {warmup.what} failed: {type(error).__name__}: {first_line(error)}")
+    admission.seed(outcome["seconds"])
+    say(f"warm-up {warmup.what} computed in {outcome['seconds']:.2f} s", detail=True)
+    return outcome["seconds"]
 
 
 def is_loopback(host: str) -> bool:

@@ -24,14 +24,13 @@ import importlib.util
 import json
 import os
 import sys
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.atomic import atomic_dir, write_json_atomic
+from core.atomic import atomic_dir, scratch_dir, temp_stem, write_json_atomic
 from core.cache import cache_dir
-from core.errors import RagdistillError
+from core.errors import RagdistillError, first_line
 from engine.backends import Backend, CT2Backend, TransformersBackend
 
 if TYPE_CHECKING:
@@ -58,10 +57,6 @@ def note_once(message: str) -> None:
 
 class ConversionError(Exception):
     """CTranslate2 cannot convert or load a model (the engine falls back to transformers)."""
-
-
-def _first_line(err: BaseException) -> str:
-    return str(err).splitlines()[0] if str(err) else type(err).__name__
 
 
 def ct2_unavailable() -> str | None:
@@ -128,14 +123,14 @@ def _convert(load_hf: LoadHF, target: Path, inputs_sha256: str) -> None:
     from ctranslate2.converters import TransformersConverter
 
     model, tokenizer = load_hf()
-    with atomic_dir(target) as out, tempfile.TemporaryDirectory(prefix="hf-", dir=target.parent) as scratch:
+    with atomic_dir(target) as out, scratch_dir(temp_stem(target), target.parent) as scratch:
         model.save_pretrained(scratch)
         tokenizer.save_pretrained(scratch)
         del model
         try:
-            TransformersConverter(scratch).convert(str(out), force=True)
+            TransformersConverter(str(scratch)).convert(str(out), force=True)
         except Exception as err:  # ValueError for unknown architectures; the converter raises others too
-            raise ConversionError(_first_line(err)) from None
+            raise ConversionError(first_line(err)) from None
         config_file = out / "config.json"
         config = json.loads(config_file.read_text(encoding="utf-8"))
         if config.get("bos_token") is None:  # CTranslate2 refuses a null bos; generation never uses it here
@@ -181,7 +176,7 @@ def open_backend(
             tokenizer = AutoTokenizer.from_pretrained(model_dir / "tokenizer")
             return CT2Backend(model_dir, tokenizer, family, compute_type, device)
         except (ConversionError, RuntimeError) as err:  # RuntimeError: CTranslate2 refused to load the conversion
-            reason = f"CTranslate2 cannot serve this model ({_first_line(err)})"
+            reason = f"CTranslate2 cannot serve this model ({first_line(err)})"
     if reason is not None:
         note_once(f"note: {reason}; generating with transformers")
     model, tokenizer = load_hf()

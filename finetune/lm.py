@@ -32,7 +32,7 @@ import dspy
 from dspy.lm15 import Request
 
 from core.atomic import atomic_dir
-from core.errors import RagdistillError
+from core.errors import RagdistillError, first_line
 from engine.backends import Backend
 from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open_backend
 from engine.local import LocalEngine, request_text
@@ -65,8 +65,8 @@ def _load_adapted(resolved: ResolvedModel, adapter_dir: Path, device: str | None
     try:
         model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
     except Exception as err:  # peft raises ValueError, OSError, KeyError, RuntimeError, SafetensorError...
-        message = str(err).splitlines()[0] if str(err) else type(err).__name__
-        raise RagdistillError(f"adapter {adapter_dir} cannot be loaded onto {resolved.spec}: {message}") from None
+        message = f"adapter {adapter_dir} cannot be loaded onto {resolved.spec}: {first_line(err)}"
+        raise RagdistillError(message) from None
     return model.eval(), tokenizer
 
 

@@ -26,13 +26,12 @@ from __future__ import annotations
 import json
 import logging
 import os
-import tempfile
 import time
 from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.atomic import atomic_dir, write_json_atomic
+from core.atomic import atomic_dir, scratch_dir, write_json_atomic
 from core.errors import RagdistillError
 from engine.models import SMOLLM2, TINY_T5, Family, ResolvedModel, load_hf_model, resolve_model
 from finetune.config import LoRATrainConfig, TrainResult
@@ -169,7 +168,7 @@ def train_student(
     )
     out_dir = Path(out_dir)
     best = best_weights_callback(config.time_budget_s)
-    with tempfile.TemporaryDirectory(prefix="ragdistill-trainer-") as workdir:
+    with scratch_dir("ragdistill-trainer-") as workdir:
         trainer = make_trainer(model, tokenizer, family, train_set, val_set, config, Path(workdir))
         trainer.add_callback(best)
         started = time.perf_counter()

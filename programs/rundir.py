@@ -23,7 +23,6 @@ into one line. Any LM recorded in a saved state is dropped on loading: the manif
 from __future__ import annotations
 
 import json
-import os
 import platform
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,7 +30,7 @@ from typing import Any
 
 import dspy
 
-from core.atomic import write_json_atomic
+from core.atomic import atomic_file, write_json_atomic
 from core.errors import RagdistillError
 from finetune.record import STUDENT_DIR as STUDENT_DIR  # re-exported: where a run keeps its student
 from programs.rag import build_program
@@ -68,9 +67,8 @@ def read_run_manifest(run_dir: Path) -> dict:
 
 def save_program(program: dspy.Module, path: Path) -> None:
     """DSPy's `program.save(path)` (JSON state), made atomic: written beside `path`, then renamed onto it."""
-    tmp = path.with_name(f".{path.stem}.tmp.json")
-    program.save(str(tmp))
-    os.replace(tmp, path)
+    with atomic_file(path, suffix=".json") as tmp:  # DSPy picks the format by the suffix
+        program.save(str(tmp))
 
 
 def load_program_state(program: dspy.Module, state: dict, *, source: Path) -> None:

@@ -9,6 +9,8 @@ model, so the OpenAPI schema (`/openapi.json`) states every constraint. Errors a
 `{"error": true, "message": ...}`: 400 for bad input (the protocol's code, also for what fails the schema),
 401/413 from the guard, 500 for a failed search, 503/504 from admission (`core.service`); the client
 raises on all of them. `GET /health` and `GET /metrics` (Prometheus) never wait behind searches.
+Before it accepts traffic the server searches once (`core.service.warm_up`), which seeds admission's
+estimate of a search's time, so that a burst is refused early (503) from its first request.
 
 Simplified: one search at a time (retrievers hold one model and are not thread-safe): admission runs
 searches on a single worker thread and lets `--max-waiting` more wait.
@@ -29,18 +31,35 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import HTTPException
-from pydantic import BaseModel, Field, StringConstraints
+from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
 
 from core.admission import AdmissionConfig
 from core.errors import RagdistillError
-from core.service import ServiceConfig, error_responses, harden
+from core.service import ServiceConfig, Warmup, error_responses, harden, warm_up
 from retrieval.base import Hit, Retriever
 
 MAX_K = 100
 MAX_QUERY_CHARS = 2000
+WARMUP_QUERY = "What is this collection about?"
 
-QueryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")]
+NOT_BLANK = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
+"""A character that is not Unicode white space, spelled out so that the schema means what is checked: a bare
+backslash-S differs between dialects (U+0085 is white space to pydantic's Rust regex, not to the ECMAScript
+regex of JSON schema, which schema-driven clients follow)."""
+
+QueryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=NOT_BLANK)]
 """A query or question: 1 to 2,000 characters, not all blank."""
+
+
+def not_a_bool(value: object) -> object:
+    """Refuse JSON `true`/`false` where the schema says integer (pydantic would take them for 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("Input should be a valid integer, not a boolean")
+    return value
+
+
+PassageCount = Annotated[int, BeforeValidator(not_a_bool)]
+"""How many passages: an integer (the bounds are declared where it is used)."""
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +68,7 @@ class SearchQuery(BaseModel):
     """A search: what to look for and how many passages to return."""
 
     query: QueryText = Field(description="The text to search for.")
-    k: int = Field(default=10, ge=1, le=MAX_K, description="How many passages to return.")
+    k: PassageCount = Field(default=10, ge=1, le=MAX_K, description="How many passages to return.")
 
 
 class SearchHit(BaseModel):
@@ -112,6 +131,9 @@ def create_app(
     )
     admission = AdmissionConfig(workers=1, max_waiting=config.max_waiting, timeout_s=config.timeout_s)
     harden(app, config, admission, error_body, invalid_status=400)
+    app.state.warmup = Warmup(
+        f"search {WARMUP_QUERY!r}", lambda: topk_json(retriever.search(WARMUP_QUERY, 10)), config.warmup_timeout_s
+    )
     errors = error_responses(SearchError, 400, 413, 499, 500, 503, 504, api_key=config.key() is not None)
 
     def search(query: str, k: int) -> SearchResult:
@@ -160,13 +182,14 @@ def make_server(app: FastAPI, sock: socket.socket) -> uvicorn.Server:
 
 
 def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: str = "") -> None:
-    """Bind host:port first (a busy port fails before anything loads), then build the app and serve it until stopped.
+    """Bind host:port first (a busy port fails before anything loads), build and warm up the app, serve until stopped.
 
     uvicorn handles SIGTERM/SIGINT: in-flight requests finish before the process exits.
     """
     sock = bind_socket(host, port)
     try:
         app = build_app()
+        warm_up(app)
         print(f"serving {app.title} at http://{host}:{sock.getsockname()[1]}{path}", file=sys.stderr, flush=True)
         make_server(app, sock).run(sockets=[sock])
     finally:
@@ -174,8 +197,15 @@ def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: 
 
 
 @contextmanager
-def serve_in_thread(app: FastAPI, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0) -> Iterator[str]:
-    """Serve `app` from a background thread for the duration of the block; yields its base URL."""
+def serve_in_thread(
+    app: FastAPI, host: str = "127.0.0.1", port: int = 0, timeout_s: float = 30.0, warm: bool = True
+) -> Iterator[str]:
+    """Serve `app` from a background thread for the duration of the block; yields its base URL.
+
+    Like `serve_forever`, it warms the app up first, unless not `warm` (a test of an unseeded admission).
+    """
+    if warm:
+        warm_up(app)
     sock = bind_socket(host, port)
     server = make_server(app, sock)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)

@@ -11,13 +11,13 @@ the torch and colbert-ai versions and the device kind, so running it again is in
 
 from __future__ import annotations
 
-import tempfile
 import time
 from importlib.metadata import version
 from pathlib import Path
 
 import click
 
+from core.atomic import scratch_dir
 from core.errors import exit_cleanly_on_error
 from core.log import say
 from data.loaders import Passage
@@ -62,7 +62,7 @@ def warm_up() -> bool:
     from retrieval.colbert import ColBERTRetriever
 
     minilm_checkpoint()
-    with tempfile.TemporaryDirectory(prefix="ragdistill-warmup-") as tmp:
+    with scratch_dir("ragdistill-warmup-") as tmp:
         index_dir = build_index(WARMUP_PASSAGES, Path(tmp) / "index", checkpoint=MINILM_CHECKPOINT)
         ColBERTRetriever(index_dir).search("where does honey come from?", k=1)
     marker.parent.mkdir(parents=True, exist_ok=True)

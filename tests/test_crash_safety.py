@@ -1,9 +1,11 @@
 """Crash safety: a stale torch extension lock is cleared, and SIGKILLed commands leave nothing half-written.
 
-The stale-lock test loads a real colbert-ai extension from a copy of the extension cache holding a `lock`
-file, as a process killed while compiling leaves it. The slow tests SIGKILL `python -m retrieval.index`,
-`python -m finetune.train` and `python -m programs.compile` in the middle of their work, check what a reader
-sees, then run the command again (`--resume` for the compile) to completion.
+Temporaries a killed writer leaves (hidden, named after their target and their process) are removed by the
+next writer of the same target, those of a live process never. The stale-lock test loads a real colbert-ai
+extension from a copy of the extension cache holding a `lock` file, as a process killed while compiling
+leaves it. The slow tests SIGKILL `python -m retrieval.index`, `python -m finetune.train` and
+`python -m programs.compile` in the middle of their work, check what a reader sees, then run the command
+again (`--resume` for the compile) to completion.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from pathlib import Path
 
 import pytest
 
+from core.atomic import scratch_dir, write_json_atomic
+from retrieval.build import build_index
 from retrieval.compat import extensions_dir
+from tests.fixtures_retrieval import TINY_PASSAGES
 
 ENV = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
 LOAD_EXTENSION = (
@@ -45,6 +50,54 @@ def test_a_stale_extension_lock_is_removed_with_one_note(tmp_path):
     assert not lock.exists()
     notes = [line.strip() for line in completed.stderr.splitlines() if "left by a process killed" in line]
     assert notes == [f"note: removed {lock}, left by a process killed while compiling segmented_maxsim_cpp"]
+
+
+def dead_pid() -> int:
+    """The pid of a process that has ended (and been reaped)."""
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def test_the_next_writer_removes_temporaries_of_killed_processes_and_keeps_live_ones(tmp_path, capfd):
+    dead, alive = dead_pid(), os.getpid()
+    stale_dir = tmp_path / f".index.tmp-{dead}-k1ll3d00"  # what atomic_dir leaves when killed mid-build
+    stale_dir.mkdir()
+    (stale_dir / "passages.jsonl").write_text("half")
+    stale_old = tmp_path / f".index.tmp-{dead}-old"  # killed between the two renames
+    stale_old.mkdir()
+    live_dir = tmp_path / f".index.tmp-{alive}-wr1t1ng0"  # a live process is writing it
+    live_dir.mkdir()
+    other = tmp_path / f".corpus.tmp-{dead}-n0tm1ne0"  # another target's temporary: its own writer clears it
+    other.write_text("x")
+    capfd.readouterr()
+    build_index(TINY_PASSAGES, tmp_path / "index", parts=["bm25"])
+    assert not stale_dir.exists() and not stale_old.exists()
+    assert live_dir.is_dir() and other.exists() and (tmp_path / "index" / "manifest.json").is_file()
+    notes = [line.strip() for line in capfd.readouterr().err.splitlines() if "killed" in line]
+    assert len(notes) == 1 and notes[0].startswith(f"note: removed 2 temporaries in {tmp_path} left by killed")
+    assert stale_dir.name in notes[0] and stale_old.name in notes[0]
+
+    stale_file = tmp_path / f".report.json.tmp-{dead}-abc"  # a single file written through atomic_file
+    stale_file.write_text("{")
+    write_json_atomic(tmp_path / "report.json", {"ok": True})
+    assert not stale_file.exists() and json.loads((tmp_path / "report.json").read_text()) == {"ok": True}
+    assert sorted(path.name for path in tmp_path.iterdir() if path.name.startswith(".")) == sorted(
+        [live_dir.name, other.name]
+    )
+
+
+def test_scratch_directories_of_killed_processes_are_removed(tmp_path):
+    stale = tmp_path / f"ragdistill-trainer-{dead_pid()}-x1"
+    (stale / "checkpoint-1").mkdir(parents=True)
+    live = tmp_path / f"ragdistill-trainer-{os.getpid()}-x2"
+    live.mkdir()
+    unrelated = tmp_path / "ragdistill-trainer-notapid"
+    unrelated.mkdir()
+    with scratch_dir("ragdistill-trainer-", tmp_path) as scratch:
+        assert scratch.name.startswith(f"ragdistill-trainer-{os.getpid()}-") and scratch.is_dir()
+        assert not stale.exists() and live.is_dir() and unrelated.is_dir()
+    assert not scratch.exists()
 
 
 def run_and_kill(command: list[str], cwd: Path, when: Callable[[], bool], tmpdir: Path | None = None) -> None:
@@ -83,8 +136,10 @@ def test_index_build_killed_mid_stage_leaves_no_half_index(tmp_path, tiny_corpus
     # Killed while colbert-ai encodes (its temporary index directory exists), i.e. mid-build.
     run_and_kill(command, Path.cwd(), lambda: any(path.name.startswith(".index.tmp") for path in tmp_path.iterdir()))
     assert visible(tmp_path) == []
-    run_to_completion(command, Path.cwd())
+    rerun = run_to_completion(command, Path.cwd())
     assert visible(tmp_path) == ["index"] and (out / "manifest.json").is_file()
+    assert [path.name for path in tmp_path.iterdir() if path.name.startswith(".")] == []  # the killed temp is gone
+    assert "left by killed processes: .index.tmp-" in rerun.stderr
 
 
 @pytest.mark.slow

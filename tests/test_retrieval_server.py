@@ -93,6 +93,9 @@ def test_bad_requests_get_400_json(base_url, params):
 def test_bad_post_bodies_get_400_json(base_url):
     assert httpx.post(f"{base_url}/api/search", content=b"not json").status_code == 400
     assert httpx.post(f"{base_url}/api/search", json=["query"]).status_code == 400
+    # Found by the long fuzz run: JSON true is no integer, and U+0085 is white space (as the schema now says).
+    assert httpx.post(f"{base_url}/api/search", json={"query": "Enigma", "k": True}).status_code == 400
+    assert httpx.post(f"{base_url}/api/search", json={"query": "\u0085\u3000"}).status_code == 400
     assert httpx.post(f"{base_url}/api/search", json={"query": "Enigma", "k": 1}).json()["topk"][0]["pid"] == "p2"
 
 
@@ -124,7 +127,7 @@ class FailingRetriever:
 
 
 def test_a_failed_search_is_a_500_json_and_the_server_lives_on():
-    with serve_in_thread(create_app(FailingRetriever())) as url:
+    with serve_in_thread(create_app(FailingRetriever()), warm=False) as url:  # its warm-up would fail
         for _ in range(2):
             response = httpx.get(f"{url}/api/search", params={"query": "x"})
             assert response.status_code == 500 and response.json()["error"] is True

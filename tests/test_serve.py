@@ -11,7 +11,7 @@ import pytest
 
 from engine.batching import MicroBatcher
 from programs.serve.service import ServeConfig, create_app, load_service_program
-from retrieval.server import serve_in_thread
+from retrieval.server import NOT_BLANK, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +52,8 @@ MALFORMED = [
     ({"json": {"question": "ok?", "k": 0}}, 422),
     ({"json": {"question": "ok?", "k": 101}}, 422),
     ({"json": {"question": "ok?", "k": "five"}}, 422),
+    ({"json": {"question": "ok?", "k": True}}, 422),
+    ({"json": {"question": "\u0085\u3000"}}, 422),
     ({"json": {"question": "ok?", "k": -3}}, 422),
     ({"json": ["question"]}, 422),
     ({"json": "question"}, 422),
@@ -85,7 +87,7 @@ def test_health_metrics_and_openapi(service):
     assert {"/v1/answer", "/v1/answer:batch", "/health", "/metrics"} <= set(schema["paths"])
     answer_body = schema["components"]["schemas"]["AnswerRequest"]["properties"]
     assert set(answer_body) == {"question", "k"} and answer_body["k"]["maximum"] == 100
-    assert answer_body["question"] == {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": "\\S",
+    assert answer_body["question"] == {"type": "string", "minLength": 1, "maxLength": 2000, "pattern": NOT_BLANK,
                                        "title": "Question", "description": "The question to answer."}  # fmt: skip
     questions = schema["components"]["schemas"]["BatchRequest"]["properties"]["questions"]
     assert questions["maxItems"] == 4 and questions["items"]["minLength"] == 1  # declared, not checked by hand
@@ -131,6 +133,20 @@ def test_overload_is_answered_503_and_the_service_recovers(tiny_run, tiny_exampl
         metrics = metric_values(httpx.get(f"{url}/metrics", timeout=30).text)
         dropped = metrics[("ragdistill_dropped_requests_total", (("reason", "overloaded"),))]
         assert dropped == statuses.count(503)
+
+
+def test_the_service_knows_an_answer_s_time_before_its_first_request(tiny_run, capfd):
+    config = ServeConfig(workers=1, max_batch=1, timeout_s=60)
+    app = create_app(load_service_program(tiny_run, config), config=config)
+    assert app.state.admission.mean_s == 0  # not served yet: nothing measured
+    with serve_in_thread(app) as url:
+        seeded = app.state.admission.mean_s  # the warm-up question's time, so early refusal works from request one
+        assert seeded > 0
+        metrics = metric_values(httpx.get(f"{url}/metrics", timeout=30).text)
+        assert ("ragdistill_requests_total", (("route", "/v1/answer"), ("status", "2xx"))) not in metrics
+        assert metrics[("ragdistill_generate_batch_size_count", ())] == 1  # the warm-up went through the student
+    warmup = [line for line in capfd.readouterr().err.splitlines() if "warm-up" in line]
+    assert warmup == [f"    warm-up question 'What is this collection about?' computed in {seeded:.2f} s"]
 
 
 def test_micro_batcher_groups_concurrent_items():

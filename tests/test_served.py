@@ -71,13 +71,13 @@ def test_program_and_service_answer_through_a_served_export_as_in_process(tiny_r
         in_process = load_program(tiny_run)
         local = [in_process(q).answer for q in QUESTIONS]
         assert [remote(q).answer for q in QUESTIONS] == local
-        config = ServeConfig(lm=url, timeout_s=60)  # python -m programs.serve RUN --lm URL
+        config = ServeConfig(lm=url, timeout_s=60)  # python -m programs.serve RUN --lm URL (warm-up: one prompt)
         with serve_in_thread(create_app(load_service_program(tiny_run, config), config=config)) as service:
             answer = httpx.post(f"{service}/v1/answer", json={"question": QUESTIONS[0]}, timeout=60).json()
         assert answer["answer"] == local[0] and answer["model"] == "openai/student"
     finally:
         server.shutdown()
-    assert len(prompts) == len(QUESTIONS) + 1 and all(p.startswith("answer the question based on") for p in prompts)
+    assert len(prompts) == len(QUESTIONS) + 2 and all(p.startswith("answer the question based on") for p in prompts)
 
 
 def test_a_server_that_cannot_be_reached_is_one_line():

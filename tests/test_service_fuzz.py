@@ -78,6 +78,6 @@ def test_fuzz_the_qa_service(qa_app):
 
 @pytest.mark.slow
 def test_fuzz_both_services_thousands_of_requests(search_app, qa_app):
-    sent = fuzz(search_app, examples=600) + fuzz(qa_app, examples=300)
-    print(f"both services: {sent} generated requests, 0 failures")
-    assert sent >= 2000
+    search_sent, qa_sent = fuzz(search_app, examples=600), fuzz(qa_app, examples=500)
+    print(f"search server: {search_sent}, QA service: {qa_sent} generated requests, 0 failures")
+    assert search_sent >= 2000 and qa_sent >= 1500

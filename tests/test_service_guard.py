@@ -1,7 +1,8 @@
 """Admission, metrics and the guard (`core.admission`, `core.service`), on the search server over a real BM25 index.
 
 A `SlowRetriever` (a real BM25 retriever that also sleeps and counts its searches) makes overload
-reproducible on any machine: with one worker, a search takes `delay_s`, so a burst must queue.
+reproducible on any machine: with one worker, a search takes `delay_s`, so a burst must queue. A server
+started by `serve_in_thread` (like `serve_forever`) has searched once, its warm-up, before its first request.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ def test_overload_is_503_with_retry_after_and_health_stays_fast(index_dir):
         assert set(statuses) == {200, 503} and statuses.count(200) >= 3  # one running + two waiting at least
         refused = [response for response in responses if response.status_code == 503]
         assert all(int(response.headers["Retry-After"]) >= 1 and response.json()["error"] for response in refused)
-        assert retriever.searches == statuses.count(200)  # refused requests were never computed
+        assert retriever.searches == 1 + statuses.count(200)  # the warm-up; refused requests were never computed
         assert max(health_seconds) < 0.5  # /health never waits behind searches (0.3 s each, 3 of them)
         metrics = httpx.get(f"{url}/metrics").text
         assert f'ragdistill_dropped_requests_total{{reason="overloaded"}} {len(refused)}.0' in metrics
@@ -100,7 +101,8 @@ def test_overload_is_503_with_retry_after_and_health_stays_fast(index_dir):
 
 def test_a_request_past_its_deadline_is_not_computed(index_dir):
     retriever = SlowRetriever(index_dir, delay_s=0.4)
-    with serve_in_thread(create_app(retriever, config=ServiceConfig(max_waiting=8, timeout_s=0.5))) as url:
+    app = create_app(retriever, config=ServiceConfig(max_waiting=8, timeout_s=0.5))
+    with serve_in_thread(app, warm=False) as url:  # no warm-up: the line cannot be judged, deadlines do the work
         statuses = sorted(response.status_code for response in burst(url, 4, {"query": "volcano"}))
         time.sleep(0.5)  # let a search that ran past its deadline finish
         assert statuses[0] == 200 and set(statuses[1:]) == {504}
@@ -119,8 +121,50 @@ def test_a_request_whose_client_left_is_not_computed(index_dir):
             httpx.get(f"{url}/api/search", params={"query": "octopus"}, timeout=0.2)
         first.join()
         time.sleep(0.3)
-        assert retriever.searches == 1
+        assert retriever.searches == 2  # the warm-up and the first search
         assert 'reason="client_gone"} 1.0' in httpx.get(f"{url}/metrics").text
+
+
+def test_a_freshly_started_server_refuses_a_burst_early_instead_of_timing_out(index_dir, capfd):
+    retriever = SlowRetriever(index_dir, delay_s=0.4)
+    app = create_app(retriever, config=ServiceConfig(max_waiting=8, timeout_s=0.5))
+    with serve_in_thread(app) as url:
+        # Seeded by the warm-up search before any request: one search takes 0.4 s, so a request that must wait
+        # behind one would be answered after ~0.8 s, past its 0.5 s deadline, and is refused at once.
+        assert app.state.admission.mean_s >= 0.4 and retriever.searches == 1
+        statuses = sorted(response.status_code for response in burst(url, 4, {"query": "volcano"}))
+    assert 504 not in statuses and 503 in statuses and statuses[0] == 200, statuses  # unwarmed: 200 then 504s
+    assert retriever.searches == 1 + statuses.count(200)
+    notes = [line.strip() for line in capfd.readouterr().err.splitlines() if "warm-up" in line]
+    assert len(notes) == 1 and notes[0].startswith("warm-up search 'What is this collection about?' computed in")
+
+
+class BrokenRetriever(SlowRetriever):
+    """Fails every search, or, with `hang`, never answers until `release` is set."""
+
+    def __init__(self, index_dir, hang: bool):
+        super().__init__(index_dir, delay_s=0)
+        self.hang, self.release = hang, threading.Event()
+
+    def search(self, query: str, k: int = 5):
+        if self.hang:
+            self.release.wait()
+        raise OSError(28, "No space left on device")
+
+
+def test_a_failed_or_hung_warm_up_is_one_line_and_nothing_serves(index_dir):
+    with pytest.raises(RagdistillError) as failed, serve_in_thread(create_app(BrokenRetriever(index_dir, hang=False))):
+        pass
+    assert str(failed.value) == (
+        "the warm-up search 'What is this collection about?' failed: OSError: [Errno 28] No space left on device"
+    )
+    hung = BrokenRetriever(index_dir, hang=True)
+    started = time.monotonic()
+    with pytest.raises(RagdistillError, match=r"got no answer within --warmup-timeout-s 0.5 s \(is the model"):
+        with serve_in_thread(create_app(hung, config=ServiceConfig(warmup_timeout_s=0.5))):
+            pass
+    assert time.monotonic() - started < 5
+    hung.release.set()
 
 
 def test_unknown_paths_do_not_grow_the_metrics(index_dir):

@@ -7,7 +7,9 @@ Endpoints (FastAPI; the schema, with every constraint and error status, is serve
 - `GET /health` (loaded model, index, versions, run) and `GET /metrics` (Prometheus, see `core.service_metrics`).
 
 Admission (`core.admission`): `--workers` requests are answered at once and `--max-waiting` more may wait;
-beyond that a request is answered 503 with `Retry-After` at once. A request not started within
+beyond that, or when the line ahead would not be answered within `--timeout-s` (judged by the mean time of
+an answer, seeded at startup by one warm-up question, `core.service.warm_up`), a request is answered 503
+with `Retry-After` at once. A request not started within
 `--timeout-s` of its admission, or whose client left, is never computed (504 / dropped); one that runs past
 it is answered 504. The questions of a request run in a thread pool and the student's generation is shared
 by a `engine.batching.MicroBatcher`, so questions arriving together (one batch request, or concurrent
@@ -23,6 +25,7 @@ No `from __future__ import annotations` here: the batch request model is built p
 is a setting), and FastAPI must see the endpoints' annotations as objects.
 """
 
+import math
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -37,11 +40,11 @@ from pydantic import BaseModel, Field
 
 from core.admission import AdmissionConfig, DeadlineExceeded
 from core.errors import RagdistillError
-from core.service import ServiceConfig, error_responses, harden
+from core.service import ServiceConfig, Warmup, error_responses, harden
 from core.service_metrics import ServiceMetrics
 from programs.api import CompiledQA, load_program
 from programs.rundir import read_run_manifest, run_index_dir
-from retrieval.server import MAX_K, QueryText
+from retrieval.server import MAX_K, WARMUP_QUERY, PassageCount, QueryText
 
 
 @dataclass
@@ -77,7 +80,7 @@ class AnswerRequest(BaseModel):
     """One question."""
 
     question: QueryText = Field(description="The question to answer.")
-    k: int = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve.")
+    k: PassageCount = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve.")
 
 
 class Passage(BaseModel):
@@ -115,7 +118,7 @@ def batch_request_model(max_batch: int) -> type[BaseModel]:
         """Several questions answered together."""
 
         questions: list[QueryText] = Field(min_length=1, max_length=max_batch, description="Questions to answer.")
-        k: int = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve for each question.")
+        k: PassageCount = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve for each question.")
 
     return BatchRequest
 
@@ -167,6 +170,10 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
         """The questions answered in parallel threads, so that their generation is batched."""
         futures = [questions_pool.submit(answer_one, question, k, deadline) for question in questions]
         return [future.result() for future in futures]
+
+    app.state.warmup = Warmup(
+        f"question {WARMUP_QUERY!r}", lambda: answer_one(WARMUP_QUERY, 5, math.inf), config.warmup_timeout_s
+    )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:

@@ -45,6 +45,9 @@ from engine.models import SMOLLM2, load_hf_model, resolve_model
 OFFLINE_TEACHER = SMOLLM2
 DECODING_SCHEME = "field-guided-v2"
 STOP_STRINGS = ("[[", "[#", "\n")
+FIELD_TOKENS = 32
+"""Token cap on each field the local teacher writes: answers and queries are a few words, and a value that
+runs on (a copied passage, a loop) costs a decoding step per token over the whole long prompt."""
 TEACHER_BACKEND = "transformers"
 """The local teacher's default backend (measured in benchmarks/engine.py)."""
 # The model often writes a value like an item of DSPy's numbered context list: `[2] **Name**`.
@@ -81,7 +84,7 @@ class ChatJob:
 class LocalChatEngine(LocalEngine):
     """A local causal chat model answering DSPy requests with field-guided decoding, batched (`engine.local`)."""
 
-    def __init__(self, model_dir: str, max_new_tokens: int = 64, **engine_settings):
+    def __init__(self, model_dir: str, max_new_tokens: int = FIELD_TOKENS, **engine_settings):
         super().__init__(**engine_settings)
         self.model_dir = str(model_dir)
         self.max_new_tokens = max_new_tokens
@@ -176,7 +179,7 @@ class LocalChatLM(dspy.LM):
         cls,
         model_dir: str | Path,
         *,
-        max_new_tokens: int = 64,
+        max_new_tokens: int = FIELD_TOKENS,
         cache: bool = True,
         backend: str = TEACHER_BACKEND,
         compute_type: str = "auto",
@@ -204,7 +207,7 @@ def make_teacher(
     spec: str,
     *,
     api_base: str | None = None,
-    max_new_tokens: int = 64,
+    max_new_tokens: int = FIELD_TOKENS,
     cache: bool = True,
     backend: str = TEACHER_BACKEND,
     compute_type: str = "auto",

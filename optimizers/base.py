@@ -12,7 +12,7 @@ LM instead and overrides `compile` itself.
 from __future__ import annotations
 
 import inspect
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from typing import Any, ClassVar
 
 import dspy
@@ -31,6 +31,12 @@ class Optimizer:
     """The DSPy optimizer class this one configures."""
     PASSES: ClassVar[tuple[str, ...]] = ()
     """Which of `teacher`, `valset` the DSPy optimizer's `compile` takes besides the trainset."""
+    DEMO_LIMITS: ClassVar[tuple[str, ...]] = ()
+    """The settings that cap demonstrations per predictor (`with_max_demos` sets them all)."""
+
+    def with_max_demos(self, max_demos: int) -> Optimizer:
+        """A copy keeping at most `max_demos` demonstrations of each kind per predictor (no-op without demos)."""
+        return replace(self, **{name: max_demos for name in self.DEMO_LIMITS})
 
     def dspy_settings(self, target: type) -> dict[str, Any]:
         """This optimizer's fields that `target`'s constructor takes, by name."""
@@ -69,3 +75,5 @@ class DemoOptimizer(Optimizer):
     """Most bootstrapped demonstrations per predictor."""
     max_labeled_demos: int = 4
     """Most labeled training examples per predictor, filling slots bootstrapping left empty."""
+
+    DEMO_LIMITS = ("max_bootstrapped_demos", "max_labeled_demos")

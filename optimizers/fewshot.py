@@ -36,4 +36,6 @@ class FewShot(Optimizer):
     k: int = 4
     """How many training examples each predictor sees as demonstrations."""
 
+    DEMO_LIMITS = ("k",)
+
     DSPY = dspy.LabeledFewShot

@@ -182,3 +182,11 @@ def test_registry_builds_optimizers_by_name():
 def test_mipro_light_preset_runs_on_a_small_set(lm, student):
     compiled = MIPRO(answer_exact_match, num_threads=1).compile(student, trainset=TRAINSET, valset=VALSET)
     assert accuracy(compiled, VALSET) == 1.0
+
+
+def test_max_demos_caps_every_kind_of_demo(student):
+    bootstrap = make_optimizer("bootstrap", answer_exact_match).with_max_demos(1)
+    assert bootstrap.max_bootstrapped_demos == bootstrap.max_labeled_demos == 1
+    compiled = make_optimizer("fewshot").with_max_demos(2).compile(student, trainset=TRAINSET)
+    assert [len(predictor.demos) for predictor in compiled.predictors()] == [2]
+    assert make_optimizer("none").with_max_demos(2) == make_optimizer("none")

@@ -32,6 +32,9 @@ class CompileConfig:
     """Program: `rag` (retrieve, then answer), `multihop` (two retrieval hops) or `auto` (multihop on two-hop data)."""
     optimizer: str = "bootstrap"
     """Teacher-side optimizers, comma-separated, applied in order: none, fewshot, bootstrap, random_search, mipro."""
+    max_demos: int = 2
+    """Most demonstrations per predictor the teacher-side optimizers keep, of each kind (bootstrapped, labeled):
+    a multi-hop demo carries its passages, so each one lengthens every compiled-teacher prompt by ~400 tokens."""
     distill: bool = True
     """Distil the compiled teacher into the LoRA student (the BootstrapFinetune bridge)."""
     teacher: str = "smollm2"
@@ -110,6 +113,8 @@ def validate(config: CompileConfig) -> None:
             raise RagdistillError(f"unknown optimizer {name!r}: choose from {', '.join(TEACHER_OPTIMIZERS)}")
     check_k(config.k)
     check_teacher_spec(config.teacher, api_base=config.api_base)
+    if config.max_demos < 0:
+        raise RagdistillError("--max-demos must be 0 or more")
     for size in ("train_size", "trace_size", "dev_size", "test_size"):
         if getattr(config, size) < 1:
             raise RagdistillError(f"--{size.replace('_', '-')} must be at least 1")

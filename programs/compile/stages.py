@@ -58,7 +58,7 @@ def teacher_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
     traces = trainset[: config.trace_size]
     for name in config.optimizers():
         say(f"optimizer {name}: {len(traces)} training questions, {len(devset)} validation questions", detail=True)
-        optimizer = make_optimizer(name, short_answer_exact_match)
+        optimizer = make_optimizer(name, short_answer_exact_match).with_max_demos(config.max_demos)
         # DSPy's optimizers run fresh copies of the program whose predictors have no LM: the context LM answers.
         with dspy.context(lm=teacher_lm, num_threads=config.threads):
             program = optimizer.compile(program, trainset=traces, teacher=None, valset=devset)

@@ -36,8 +36,9 @@ class LoRATrainConfig:
     """Pairs per device per step; halved automatically when a batch runs out of memory."""
     max_input_tokens: int = 512
     """Prompt length cap in tokens; longer prompts are cut at the end."""
-    max_target_tokens: int = 64
-    """Completion length cap in tokens, in training and as the generation cap when served."""
+    max_target_tokens: int = 32
+    """Completion length cap in tokens, in training and as the generation cap when served (answers and queries
+    are a few words; an untrained base student writes until the cap)."""
     precision: str = "auto"
     """"auto" (bf16 on a GPU or CPU that has it, else fp16 on a GPU for causal models, else fp32), or fp32/fp16/bf16."""
     val_fraction: float = 0.1

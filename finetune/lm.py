@@ -37,12 +37,14 @@ from engine.backends import Backend
 from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open_backend
 from engine.local import LocalEngine, request_text
 from engine.models import ResolvedModel, load_hf_model, resolve_model
+from finetune.config import LoRATrainConfig
 from finetune.lora import render_prompt
 from finetune.provider import MODEL_PREFIX, StudentProvider
 from finetune.record import STUDENT_FILE, read_student_record
 
-DEFAULT_MAX_INPUT_TOKENS = 512
-DEFAULT_MAX_NEW_TOKENS = 64
+DEFAULT_MAX_INPUT_TOKENS = LoRATrainConfig.max_input_tokens
+DEFAULT_MAX_NEW_TOKENS = LoRATrainConfig.max_target_tokens
+"""Caps for a student whose record names none (an untrained base): the training defaults."""
 STUDENT_BACKEND = "auto"
 """The student's default backend: CTranslate2 when installed (measured in benchmarks/engine.py)."""
 CT2_DIR = "ct2"

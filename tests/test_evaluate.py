@@ -51,12 +51,27 @@ def test_cli_on_a_file_and_its_bad_inputs(tiny_run, tmp_path):
     runner = CliRunner()
     ok = runner.invoke(evaluate_main, [str(tiny_run), "--data", str(questions)])
     assert ok.exit_code == 0, ok.output
-    assert "student_distilled" in ok.output and "report:" in ok.output
+    assert "student_distilled" in ok.output and "report:" in ok.output and "teacher_compiled" in ok.output
+    students = runner.invoke(evaluate_main, [str(tiny_run), "--data", str(questions), "--no-teacher", "--threads", "1"])
+    assert students.exit_code == 0, students.output
+    assert "student_distilled" in students.output and "teacher" not in students.output
     for args, message in [
         ([str(tmp_path / "nowhere")], "is not a run directory"),
         ([str(tiny_run), "--split", "validation"], "unknown split 'validation'"),
         ([str(tiny_run), "--retrievers", "grep"], "unknown retriever(s) grep"),
         ([str(tiny_run), "--data", str(tmp_path / "absent.jsonl")], "absent.jsonl: no such file"),
+        ([str(tiny_run), "--threads", "0"], "--threads must be at least 1"),
     ]:
         result = runner.invoke(evaluate_main, args)
         assert result.exit_code == 2 and message in result.output.strip().splitlines()[-1], result.output
+
+
+def test_baseline_limit_has_the_baselines_answer_the_first_questions_only(tiny_run, tiny_examples, tmp_path):
+    examples = tiny_examples[:3]
+    teacher = DummyLM([{"answer": example.answer} for example in examples[:1]] * 2)
+    with dspy.context(adapter=StudentAdapter()):
+        report = evaluate_run(tiny_run, examples, teacher_lm=teacher, baseline_limit=1, report_dir=tmp_path)
+    questions = {name: metrics["questions"] for name, metrics in report["systems"].items()}
+    assert questions["teacher_zero_shot"] == questions["teacher_compiled"] == questions["student_base"] == 1
+    assert questions["student_distilled"] == 3
+    assert "| teacher_compiled | 1 |" in (tmp_path / "report.md").read_text()

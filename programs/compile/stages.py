@@ -154,9 +154,11 @@ def report_stage(run: Run, config: CompileConfig, testset: list[dspy.Example]) -
     """Evaluate every system on the test questions and write `report/`."""
     from programs.evaluate.evaluation import evaluate_run
 
-    report = evaluate_run(run.dir, testset, threads=config.threads, teacher=not config.traces_from)
+    retrievers = tuple(dict.fromkeys((config.retriever, "bm25")))  # the run's retriever against the lexical baseline
+    report = evaluate_run(run.dir, testset, retrievers=retrievers, threads=config.threads,
+                          teacher=not config.traces_from, baseline_limit=config.baseline_test_size)  # fmt: skip
     systems = {
-        name: {key: metrics[key] for key in ("em", "f1", "latency_p50_s", "answers_per_s")}
+        name: {key: metrics[key] for key in ("questions", "em", "f1", "latency_p50_s", "answers_per_s")}
         for name, metrics in report["systems"].items()
     }
     return {"report": {"path": f"{REPORT_DIR}/{REPORT_PAGE}", "systems": systems}}  # relative to the run

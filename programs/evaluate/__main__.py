@@ -37,6 +37,10 @@ class EvaluateConfig:
     """Report directory [default: RUN_DIR/report]."""
     retrievers: str = ",".join(DEFAULT_RETRIEVERS)
     """Retrievers to compare (colbert, bm25, hybrid, bm25+rerank), where the index has them."""
+    teacher: bool = True
+    """Evaluate the teacher's systems too (`--no-teacher`: the students only; a local teacher is the slow part)."""
+    threads: int = 2
+    """Questions answered at once (a local engine batches them)."""
 
     def __post_init__(self) -> None:
         check_choices(self)
@@ -45,6 +49,8 @@ class EvaluateConfig:
             raise RagdistillError(f"unknown retriever(s) {', '.join(sorted(unknown))}")
         if self.limit is not None and self.limit < 1:
             raise RagdistillError(f"--limit must be at least 1, got {self.limit}")
+        if self.threads < 1:
+            raise RagdistillError(f"--threads must be at least 1, got {self.threads}")
 
     def retriever_names(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.retrievers.split(",") if name.strip())
@@ -70,8 +76,9 @@ def main(run_dir: Path, **options) -> None:
     report_dir = Path(config.out) if config.out else run_dir / REPORT_DIR
     with dspy.context(adapter=StudentAdapter()):
         report = evaluate_run(
-            run_dir, examples, retrievers=wanted, index_dir=index_dir, data_files=data_files, report_dir=report_dir
-        )
+            run_dir, examples, retrievers=wanted, index_dir=index_dir, data_files=data_files, report_dir=report_dir,
+            teacher=config.teacher, threads=config.threads,
+        )  # fmt: skip
     for name, metrics in report["systems"].items():
         click.echo(f"{name:36} EM {metrics['em']:5.1f}  F1 {metrics['f1']:5.1f}  p50 {metrics['latency_p50_s']:.3f}s")
     click.echo(f"report: {report_dir / REPORT_PAGE}")

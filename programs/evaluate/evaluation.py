@@ -52,6 +52,8 @@ CLOSED_BOOK = "student_distilled_closed_book"
 # Retrievers compared in the report; bm25+rerank re-encodes every candidate on each query (seconds on a CPU),
 # so it is measured only when asked for.
 DEFAULT_RETRIEVERS = ("colbert", "bm25", "hybrid")
+BASELINES = ("teacher_zero_shot", "teacher_compiled", "student_base")
+"""Systems that are there to be compared with, and slow locally (a teacher, or a base model writing until its cap)."""
 
 
 class NoRetrieval:
@@ -181,6 +183,7 @@ def evaluate_run(
     index_dir: str | Path | None = None,
     teacher_lm: dspy.BaseLM | None = None,
     teacher: bool = True,
+    baseline_limit: int | None = None,
     data_files: dict[str, str] | None = None,
     report_dir: str | Path | None = None,
     threads: int = 1,
@@ -188,7 +191,9 @@ def evaluate_run(
     """Evaluate every system of the run on `examples`, write `run_dir/report/`, and return the report dict.
 
     `index_dir` replaces the run's index (for data with its own corpus); `teacher_lm` replaces the teacher
-    the manifest names (tests use a DummyLM), `teacher=False` leaves the teacher's systems out; `data_files`
+    the manifest names (tests use a DummyLM), `teacher=False` leaves the teacher's systems out and
+    `baseline_limit=N` has the slow baselines (`BASELINES`) answer the first N questions only (each system's
+    `questions` says how many); `data_files`
     are hashed into the report; `report_dir` defaults to `run_dir/report`. `threads` questions are answered at
     once (a local engine batches them).
     """
@@ -203,7 +208,8 @@ def evaluate_run(
     systems: dict[str, dict] = {}
     with dspy.context(num_threads=threads):
         for system in build_systems(run_dir, manifest, opened, teacher_lm=teacher_lm, teacher=teacher):
-            records[system.name], wall = answer_all(system, examples, threads)
+            asked = examples[:baseline_limit] if system.name in BASELINES and baseline_limit else examples
+            records[system.name], wall = answer_all(system, asked, threads)
             scores = score_system(records[system.name], wall_s=wall)
             systems[system.name] = {**scores, "engine": engine_label(system.qa.lm)}
             say(f"{system.name:36} EM {systems[system.name]['em']:5.1f}  F1 {systems[system.name]['f1']:5.1f}",

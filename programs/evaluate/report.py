@@ -92,6 +92,10 @@ def _recall_ks(figures: dict) -> list[int]:
     return sorted(int(key.split("@")[1]) for key in figures if key.startswith("recall@"))
 
 
+SYSTEM_COLUMNS = ["System", "questions", "EM [95% CI]", "F1 [95% CI]", "ROUGE-L", "BLEU", "p50 latency (s)",
+                  "answers/s", "engine"]  # fmt: skip
+
+
 def build_tables(report: dict) -> list[Table]:
     """The report's sections, in reading order; a section without data is left out."""
     systems = report.get("systems", {})
@@ -99,10 +103,11 @@ def build_tables(report: dict) -> list[Table]:
     tables = [
         Table(
             "Systems",
-            ["System", "EM [95% CI]", "F1 [95% CI]", "ROUGE-L", "BLEU", "p50 latency (s)", "answers/s", "engine"],
+            SYSTEM_COLUMNS,
             [
                 [
                     name,
+                    str(systems[name].get("questions", MISSING)),
                     _with_ci(systems[name], "em"),
                     _with_ci(systems[name], "f1"),
                     _num(systems[name].get("rouge_l")),

@@ -52,7 +52,8 @@ def test_cli_on_a_file_and_its_bad_inputs(tiny_run, tmp_path):
     ok = runner.invoke(evaluate_main, [str(tiny_run), "--data", str(questions)])
     assert ok.exit_code == 0, ok.output
     assert "student_distilled" in ok.output and "report:" in ok.output and "teacher_compiled" in ok.output
-    students = runner.invoke(evaluate_main, [str(tiny_run), "--data", str(questions), "--no-teacher", "--threads", "1"])
+    options = ["--no-teacher", "--threads", "1", "--baseline-limit", "1"]
+    students = runner.invoke(evaluate_main, [str(tiny_run), "--data", str(questions), *options])
     assert students.exit_code == 0, students.output
     assert "student_distilled" in students.output and "teacher" not in students.output
     for args, message in [
@@ -61,6 +62,7 @@ def test_cli_on_a_file_and_its_bad_inputs(tiny_run, tmp_path):
         ([str(tiny_run), "--retrievers", "grep"], "unknown retriever(s) grep"),
         ([str(tiny_run), "--data", str(tmp_path / "absent.jsonl")], "absent.jsonl: no such file"),
         ([str(tiny_run), "--threads", "0"], "--threads must be at least 1"),
+        ([str(tiny_run), "--baseline-limit", "0"], "--baseline-limit must be at least 1"),
     ]:
         result = runner.invoke(evaluate_main, args)
         assert result.exit_code == 2 and message in result.output.strip().splitlines()[-1], result.output

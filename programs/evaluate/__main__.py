@@ -39,6 +39,8 @@ class EvaluateConfig:
     """Retrievers to compare (colbert, bm25, hybrid, bm25+rerank), where the index has them."""
     teacher: bool = True
     """Evaluate the teacher's systems too (`--no-teacher`: the students only; a local teacher is the slow part)."""
+    baseline_limit: int | None = None
+    """The baselines (teacher systems, untrained base student) answer the first N questions only."""
     threads: int = 2
     """Questions answered at once (a local engine batches them)."""
 
@@ -49,6 +51,8 @@ class EvaluateConfig:
             raise RagdistillError(f"unknown retriever(s) {', '.join(sorted(unknown))}")
         if self.limit is not None and self.limit < 1:
             raise RagdistillError(f"--limit must be at least 1, got {self.limit}")
+        if self.baseline_limit is not None and self.baseline_limit < 1:
+            raise RagdistillError(f"--baseline-limit must be at least 1, got {self.baseline_limit}")
         if self.threads < 1:
             raise RagdistillError(f"--threads must be at least 1, got {self.threads}")
 
@@ -77,7 +81,7 @@ def main(run_dir: Path, **options) -> None:
     with dspy.context(adapter=StudentAdapter()):
         report = evaluate_run(
             run_dir, examples, retrievers=wanted, index_dir=index_dir, data_files=data_files, report_dir=report_dir,
-            teacher=config.teacher, threads=config.threads,
+            teacher=config.teacher, threads=config.threads, baseline_limit=config.baseline_limit,
         )  # fmt: skip
     for name, metrics in report["systems"].items():
         click.echo(f"{name:36} EM {metrics['em']:5.1f}  F1 {metrics['f1']:5.1f}  p50 {metrics['latency_p50_s']:.3f}s")

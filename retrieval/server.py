@@ -30,6 +30,7 @@ import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import HTTPException
 from pydantic import BaseModel, Field, StringConstraints
+from uvicorn.supervisors import Multiprocess
 
 from core.admission import AdmissionConfig
 from core.errors import RagdistillError
@@ -38,6 +39,7 @@ from retrieval.base import Hit, Retriever
 
 MAX_K = 100
 MAX_QUERY_CHARS = 2000
+WORKER_HEALTHCHECK_S = 60  # a worker busy loading its model may answer the supervisor's ping late
 
 QueryText = Annotated[str, StringConstraints(min_length=1, max_length=MAX_QUERY_CHARS, pattern=r"\S")]
 """A query or question: 1 to 2,000 characters, not all blank."""
@@ -159,16 +161,28 @@ def make_server(app: FastAPI, sock: socket.socket) -> uvicorn.Server:
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
 
 
-def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: str = "") -> None:
+def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: str = "", processes: int = 1) -> None:
     """Bind host:port first (a busy port fails before anything loads), then build the app and serve it until stopped.
 
-    uvicorn handles SIGTERM/SIGINT: in-flight requests finish before the process exits.
+    uvicorn handles SIGTERM/SIGINT: in-flight requests finish before the process exits. With `processes` > 1,
+    uvicorn's own supervisor (`uvicorn.supervisors.Multiprocess`) starts that many worker processes on the
+    bound socket, each calling `build_app` (which must then be picklable: a module-level function or a
+    `functools.partial` of one), restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
     """
     sock = bind_socket(host, port)
     try:
-        app = build_app()
-        print(f"serving {app.title} at http://{host}:{sock.getsockname()[1]}{path}", file=sys.stderr, flush=True)
-        make_server(app, sock).run(sockets=[sock])
+        url = f"http://{host}:{sock.getsockname()[1]}{path}"
+        if processes == 1:
+            app = build_app()
+            print(f"serving {app.title} at {url}", file=sys.stderr, flush=True)
+            make_server(app, sock).run(sockets=[sock])
+            return
+        config = uvicorn.Config(
+            build_app, factory=True, workers=processes, host=host, port=sock.getsockname()[1], log_level="warning",
+            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+        )  # fmt: skip
+        print(f"serving at {url} from {processes} worker processes (each loads its own copy)", file=sys.stderr)
+        Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
 

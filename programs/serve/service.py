@@ -16,13 +16,21 @@ reported to the metrics (batch size, tokens). Bad input is answered 400 (not JSO
 the schema) with `{"error": message}`; off loopback an API key is required (`core.service`). uvicorn
 stops on SIGTERM after in-flight requests finish; the service writes nothing to disk.
 
-Simplified: one process (the model is loaded once; `--workers` sizes the thread pool, not processes);
+`--processes N` runs N worker processes under uvicorn's supervisor (`retrieval.server.serve_forever`), each
+loading the run read-only with its own model, batcher and thread pool; the kernel hands each connection
+to one of them. Each worker keeps its own admission and metrics, so `--workers`, `--max-waiting` and
+`--max-batch` are per process, and `GET /metrics` reports the counts of the worker that answers the scrape
+(`GET /health` names its `pid`): sum over workers in the scraper, or run one process per port behind a
+load balancer when one exact scrape matters.
+
+Simplified: `--workers` sizes a process's thread pool; the model is loaded once per process;
 k is capped at 100 and chosen per request by copying the program (copies share retriever and model);
 generated tokens are counted by the service with the student's tokenizer, until the engine reports them.
 No `from __future__ import annotations` here: the batch request model is built per app (its size limit
 is a setting), and FastAPI must see the endpoints' annotations as objects.
 """
 
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -60,13 +68,15 @@ class ServeConfig(ServiceConfig):
     """Most questions in one batch request, and most prompts in one student `generate` call."""
     wait_s: float = 0.01
     """How long the batcher waits for more prompts after the first."""
+    processes: int = 1
+    """Worker processes, each loading the run read-only and answering with its own --workers threads."""
     lm: str | None = None
     """Base URL of an OpenAI-compatible server (vLLM, SGLang, TGI) serving the run's student exported by
     `python -m finetune.export`, to answer through instead of loading the student here."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name, low, high in (("port", 0, 65535), ("workers", 1, 64), ("max_batch", 1, 256)):
+        for name, low, high in (("port", 0, 65535), ("workers", 1, 64), ("max_batch", 1, 256), ("processes", 1, 64)):
             if not low <= getattr(self, name) <= high:
                 raise RagdistillError(f"--{name.replace('_', '-')} must be between {low} and {high}")
         if self.wait_s < 0:
@@ -191,8 +201,8 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
 
     @app.get("/health", responses=error_responses(ErrorMessage, 500))
     async def health() -> dict:
-        """Liveness, the model and index being served, versions (never waits behind questions)."""
-        return {"status": "ok", "model": model_id, **(info or {}), "versions": versions}
+        """Liveness, the model and index being served, the worker's process id, versions (never waits)."""
+        return {"status": "ok", "model": model_id, **(info or {}), "pid": os.getpid(), "versions": versions}
 
     return app
 
@@ -212,3 +222,8 @@ def load_service_program(run_dir: Path, config: ServeConfig) -> CompiledQA:
         engine.use_batching(config.max_batch, config.wait_s)
         engine.loaded()  # load the weights now, not on the first request
     return qa
+
+
+def build_service_app(run_dir: Path, config: ServeConfig, info: dict) -> FastAPI:
+    """Load the run and build its app: what each worker process calls (picklable with `functools.partial`)."""
+    return create_app(load_service_program(run_dir, config), config=config, info=info)

@@ -8,6 +8,7 @@ the copy task in a minute, and the data-parallel path (sampler, gradient all-red
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -39,9 +40,9 @@ def mean_loss(model_dir: Path) -> float:
 
 def train(launcher: list[str], batch_size: int, pairs: Path, base: Path, out: Path) -> dict:
     command = [*launcher, "-m", "finetune.train", "--data", str(pairs), "--model", str(base), "--out", str(out)]
-    done = subprocess.run(
-        [*command, "--batch-size", str(batch_size), *SETTINGS], cwd=REPO, capture_output=True, text=True
-    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # as accelerate sets it per process, for a like-for-like pair
+    arguments = [*command, "--batch-size", str(batch_size), *SETTINGS]
+    done = subprocess.run(arguments, cwd=REPO, capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-3000:]
     lines = done.stdout.strip().splitlines()
     assert len(lines) == 1, done.stdout  # one result line for the whole run, from the first process only
@@ -65,6 +66,6 @@ def test_two_cpu_processes_train_a_student_as_good_as_one(tiny_t5_dir: Path, tmp
     exact = {name: sum(a == w for a, w in zip(answers[name], WORDS, strict=True)) / len(WORDS) for name in answers}
     speed = {name: result["examples_per_second"] for name, result in (("one", one), ("two", two))}
     print(json.dumps({"base_loss": base, "loss": losses, "exact_match": exact, "examples_per_second": speed}))
-    assert losses["one"] < base / 2 and losses["two"] < base / 2  # both learned the task
-    assert abs(losses["two"] - losses["one"]) <= 0.25 * losses["one"] + 0.05  # the same global batch, alike
+    assert losses["one"] < base / 4 and losses["two"] < base / 4  # both learned the task
+    assert max(losses.values()) <= 2 * min(losses.values())  # the same global batch: alike (the order differs)
     assert exact["one"] >= 0.75 and abs(exact["two"] - exact["one"]) <= 0.25

@@ -24,6 +24,19 @@ PAIRS = [(f"question: what is the code? context: the code is {w}.", w) for w in 
 SETTINGS = ["--full-finetune", "--epochs", "60", "--learning-rate", "3e-3", "--val-fraction", "0", "--seed", "0"]
 
 
+def write_pairs(folder: Path) -> Path:
+    """PAIRS as a `finetune.train` data file."""
+    path = folder / "pairs.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in PAIRS))
+    return path
+
+
+def launch_two() -> list[str]:
+    """`accelerate launch` of 2 processes (its multi-process launcher, which a CPU needs too)."""
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    return [accelerate, "launch", "--multi_gpu", "--num_processes", "2"]
+
+
 def mean_loss(model_dir: Path) -> float:
     """The mean loss of a seq2seq model directory on the training pairs."""
     import torch
@@ -51,11 +64,9 @@ def train(launcher: list[str], batch_size: int, pairs: Path, base: Path, out: Pa
 
 @pytest.mark.slow
 def test_two_cpu_processes_train_a_student_as_good_as_one(tiny_t5_dir: Path, tmp_path: Path):
-    pairs = tmp_path / "pairs.jsonl"
-    pairs.write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in PAIRS))
-    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    pairs = write_pairs(tmp_path)
     one = train([sys.executable], 4, pairs, tiny_t5_dir, tmp_path / "one")
-    two = train([accelerate, "launch", "--multi_gpu", "--num_processes", "2"], 2, pairs, tiny_t5_dir, tmp_path / "two")
+    two = train(launch_two(), 2, pairs, tiny_t5_dir, tmp_path / "two")
     assert one["train_pairs"] == two["train_pairs"] == len(PAIRS)
     assert one["epochs_completed"] == two["epochs_completed"] == 60 and one["batch_size"] == 2 * two["batch_size"]
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary left by either run
@@ -69,3 +80,16 @@ def test_two_cpu_processes_train_a_student_as_good_as_one(tiny_t5_dir: Path, tmp
     assert losses["one"] < base / 4 and losses["two"] < base / 4  # both learned the task
     assert max(losses.values()) <= 2 * min(losses.values())  # the same global batch: alike (the order differs)
     assert exact["one"] >= 0.75 and abs(exact["two"] - exact["one"]) <= 0.25
+
+
+@pytest.mark.slow
+def test_two_processes_stop_together_at_the_time_budget(tiny_t5_dir: Path, tmp_path: Path):
+    """One process past the budget while the other is not would leave that one waiting forever in the all-reduce."""
+    command = [*launch_two(), "-m", "finetune.train", "--data", str(write_pairs(tmp_path)), "--model", str(tiny_t5_dir),
+               "--out", str(tmp_path / "out"), "--full-finetune", "--epochs", "1000", "--time-budget-s", "2",
+               "--val-fraction", "0.25"]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert 0 < result["epochs_completed"] < 1000 and result["best_val_loss"] is not None
+    assert (tmp_path / "out" / "student.json").is_file()

@@ -160,10 +160,11 @@ def test_missing_run_dir_fails_at_start_with_one_line(tmp_path):
     assert completed.stderr.strip().startswith("error: ") and len(completed.stderr.strip().splitlines()) == 1
 
 
-@pytest.mark.slow  # two workers each import torch, DSPy and the run: ~35-50 s on 2 shared cores
+@pytest.mark.slow  # two workers each import torch, DSPy and the run: 11-50 s on 2 shared cores, by load
 def test_processes_serve_from_several_workers_and_stop_cleanly(tiny_run, tiny_examples, tmp_path):
     """`--processes 2`: two worker processes answer on one port; SIGTERM stops the supervisor and both."""
     command = [sys.executable, "-m", "programs.serve", str(tiny_run), "--port", "0", "--processes", "2"]
+    command += ["--timeout-s", "150"]  # a loaded 2-core machine answers a few questions in 10-30 s
     log = tmp_path / "serve.log"
     with log.open("w") as stderr:  # a file, not a pipe nobody reads: the workers' warnings never block them
         server = subprocess.Popen(command, stderr=stderr, text=True)
@@ -178,13 +179,13 @@ def test_processes_serve_from_several_workers_and_stop_cleanly(tiny_run, tiny_ex
                 time.sleep(0.2)  # the workers are still loading
         assert len(pids) == 2 and server.pid not in pids, log.read_text()[-2000:]
         assert pids <= {int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()}
-        questions = [example.question for example in tiny_examples[:3]] * 2
+        questions = [example.question for example in tiny_examples[:2]] * 2
         with ThreadPoolExecutor(len(questions)) as pool:
             answers = list(
-                pool.map(lambda q: httpx.post(f"{url}/v1/answer", json={"question": q}, timeout=60), questions)
+                pool.map(lambda q: httpx.post(f"{url}/v1/answer", json={"question": q}, timeout=180), questions)
             )
         assert [answer.status_code for answer in answers] == [200] * len(questions)
-        assert [a.json()["answer"] for a in answers[:3]] == [a.json()["answer"] for a in answers[3:]]  # same model
+        assert [a.json()["answer"] for a in answers[:2]] == [a.json()["answer"] for a in answers[2:]]  # same model
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0

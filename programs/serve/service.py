@@ -17,11 +17,11 @@ the schema) with `{"error": message}`; off loopback an API key is required (`cor
 stops on SIGTERM after in-flight requests finish; the service writes nothing to disk.
 
 `--processes N` runs N worker processes under uvicorn's supervisor (`retrieval.server.serve_forever`), each
-loading the run read-only with its own model, batcher and thread pool; the kernel hands each connection
-to one of them. Each worker keeps its own admission and metrics, so `--workers`, `--max-waiting` and
-`--max-batch` are per process, and `GET /metrics` reports the counts of the worker that answers the scrape
-(`GET /health` names its `pid`): sum over workers in the scraper, or run one process per port behind a
-load balancer when one exact scrape matters.
+loading the run read-only with its own model, batcher and thread pool, and torch threads for its share of the
+cores; the kernel hands each connection to one of them. Each worker keeps its own admission and metrics, so
+`--workers`, `--max-waiting` and `--max-batch` are per process, and `GET /metrics` reports the counts of the
+worker that answers the scrape (`GET /health` names its `pid`): sum over workers in the scraper, or run one
+process per port behind a load balancer when one exact scrape matters.
 
 Simplified: `--workers` sizes a process's thread pool; the model is loaded once per process;
 k is capped at 100 and chosen per request by copying the program (copies share retriever and model);
@@ -225,5 +225,13 @@ def load_service_program(run_dir: Path, config: ServeConfig) -> CompiledQA:
 
 
 def build_service_app(run_dir: Path, config: ServeConfig, info: dict) -> FastAPI:
-    """Load the run and build its app: what each worker process calls (picklable with `functools.partial`)."""
+    """Load the run and build its app: what each worker process calls (picklable with `functools.partial`).
+
+    With several processes each one computes on its share of the cores (as `accelerate launch` does for
+    training), rather than every process running a torch thread per core and all of them contending.
+    """
+    if config.processes > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.processes))
     return create_app(load_service_program(run_dir, config), config=config, info=info)

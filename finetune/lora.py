@@ -4,7 +4,8 @@
 (`Seq2SeqTrainer` for T5-like models; `Trainer` with the loss on the answer tokens only for causal chat
 models, whose prompt goes through the tokenizer's chat template). A slice of the pairs is held out; the
 weights with the lowest validation loss are the ones saved. The same code runs under `torchrun` /
-`accelerate launch` (the Trainer does the data-parallel part; only rank 0 writes the output).
+`accelerate launch` (the Trainer does the data-parallel part, see `finetune.trainer`; only rank 0 writes
+the output, atomically, and every process waits for it).
 
 The output directory holds a peft adapter (`adapter_config.json` + `adapter_model.safetensors`) or, with
 `full_finetune`, a whole model directory; either way the student record (`finetune.record`) holds the base
@@ -208,4 +209,5 @@ def train_student(
     if trainer.is_world_process_zero():
         with atomic_dir(out_dir) as tmp:
             _write_student_dir(tmp, trainer.model, tokenizer, resolved, config, result)
+    trainer.accelerator.wait_for_everyone()  # no process returns before the output is in place
     return result

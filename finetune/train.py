@@ -2,6 +2,13 @@
 
     python -m finetune.train --data pairs.jsonl --model google-t5/t5-small --out adapters/x [--epochs 5 ...]
 
+Data-parallel over N processes (DDP; gloo on CPU, NCCL on GPUs; `--batch-size` is per process):
+
+    accelerate launch --multi_gpu --num_processes N -m finetune.train --data pairs.jsonl --model ... --out ...
+
+(`--multi_gpu` is accelerate's name for its multi-process launcher, torchrun, on CPUs too; without it and
+without GPUs, `accelerate launch` starts one process.) Only the first process writes `--out` and prints.
+
 `pairs.jsonl` holds one JSON object per line with string fields `prompt` and `completion`. Every
 `LoRATrainConfig` field is an option, documented from the field's docstring, so `--help` lists every knob.
 A malformed file prints one `error:` line and exits with status 2.
@@ -15,6 +22,7 @@ import logging
 from pathlib import Path
 
 import click
+from accelerate import PartialState
 
 from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
@@ -52,7 +60,8 @@ def main(data_path: Path, model: str, out_dir: Path, **settings) -> None:
         settings["target_modules"] = tuple(m.strip() for m in settings["target_modules"].split(",") if m.strip())
     result = train_student(read_pairs(data_path), model, out_dir, LoRATrainConfig(**settings))
     figures = {k: v for k, v in dataclasses.asdict(result).items() if k != "out_dir"}
-    click.echo(json.dumps({"out_dir": str(result.out_dir), **figures, "trainable_share": result.trainable_share}))
+    if PartialState().is_main_process:  # under `accelerate launch`, one line for the whole run
+        click.echo(json.dumps({"out_dir": str(result.out_dir), **figures, "trainable_share": result.trainable_share}))
 
 
 if __name__ == "__main__":

@@ -7,6 +7,10 @@ precision: "auto" trains under bf16 autocast where the hardware computes bf16 na
 with AVX512-BF16 or AMX), because there it is faster; on other CPUs bf16 is emulated and slower, so fp32.
 Autocast keeps the weights in fp32, so the saved adapter is fp32 either way.
 
+Under `accelerate launch` (or `torchrun`) the Trainer trains data-parallel (DDP; gloo on CPU, NCCL on GPUs):
+`batch_size` is per process, the evaluation loss is averaged over all processes (so every process keeps
+the same best weights), and the time budget is agreed by all processes so that they stop at the same step.
+
 Simplified: the best weights are kept in memory (no checkpoints, no resuming a killed run); the time budget
 is checked after each optimizer step, so a run ends up to one step late.
 """
@@ -53,6 +57,16 @@ def machine_precision(precision: str, family: Family) -> str:
     return choose_precision(precision, family, cuda=cuda, cuda_bf16=cuda_bf16, cpu_bf16=not cuda and cpu_has_bf16())
 
 
+def any_process(flag: bool, device) -> bool:
+    """Whether `flag` is true in any process of the data-parallel group (one all-reduce)."""
+    import torch
+    import torch.distributed as dist
+
+    value = torch.tensor([int(flag)], device=device)
+    dist.all_reduce(value, op=dist.ReduceOp.MAX)
+    return bool(value.item())
+
+
 def best_weights_callback(time_budget_s: float | None):
     """A TrainerCallback keeping the trainable weights of the best evaluation in memory, and a time budget."""
     from transformers import TrainerCallback
@@ -72,7 +86,12 @@ def best_weights_callback(time_budget_s: float | None):
                 }
 
         def on_step_end(self, args, state, control, **kwargs):
-            if time_budget_s is not None and time.perf_counter() - self.started > time_budget_s:
+            if time_budget_s is None:
+                return
+            over = time.perf_counter() - self.started > time_budget_s
+            if args.world_size > 1:  # every process stops at the same step, or the others wait for it forever
+                over = any_process(over, args.device)
+            if over:
                 control.should_training_stop = True
                 control.should_evaluate = args.eval_strategy != "no"
 
@@ -112,6 +131,7 @@ def _training_arguments(workdir: Path, family: Family, config: LoRATrainConfig, 
         seed=config.seed,
         data_seed=config.seed,
         use_cpu=not torch.cuda.is_available(),
+        ddp_find_unused_parameters=False,  # every trainable weight takes part in each step: skip the extra graph walk
         fp16=precision == "fp16",
         bf16=precision == "bf16",
     )

@@ -21,6 +21,7 @@ from core.log import say
 from data.loaders import Passage
 from retrieval.bm25 import build_bm25
 from retrieval.colbert import IndexSettings, build_plaid, check_settings
+from retrieval.compat import check_nranks
 from retrieval.indexdir import (
     BM25_DIR,
     COLBERT_DIR,
@@ -57,17 +58,21 @@ def build_index(
     nbits: int = 4,
     doc_maxlen: int = 180,
     kmeans_niters: int = 4,
+    nranks: int | None = None,
 ) -> Path:
-    """Index `corpus` into `index_dir` (replacing what is there, atomically) and return the directory."""
+    """Index `corpus` into `index_dir` (replacing what is there, atomically) and return the directory.
+
+    `nranks`: colbert-ai indexing processes, one per GPU (see `retrieval.compat.check_nranks`)."""
     parts = [part for part in ALL_PARTS if part in set(parts)]
     settings = IndexSettings(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters)
     validate_index_input(corpus, settings)
+    check_nranks(nranks)
     index_dir = Path(index_dir)
     with atomic_dir(index_dir) as tmp:
         write_text_atomic(tmp / PASSAGES_FILE, passages_jsonl(corpus))
         manifest: dict = {"retrievers": parts, "corpus_sha256": corpus_sha256(corpus), "passages": len(corpus)}
         if "colbert" in parts:
-            manifest |= build_plaid(corpus, tmp / COLBERT_DIR, checkpoint=checkpoint, settings=settings)
+            manifest |= build_plaid(corpus, tmp / COLBERT_DIR, checkpoint=checkpoint, settings=settings, nranks=nranks)
         if "bm25" in parts:
             build_bm25(corpus, tmp / BM25_DIR)
         manifest["updates"] = {"added": 0, "deleted": 0}

@@ -100,8 +100,16 @@ def check_settings(settings: IndexSettings) -> None:
         raise RagdistillError(f"doc_maxlen must be between 8 and 512, got {settings.doc_maxlen}")
 
 
-def build_plaid(corpus: Sequence[Passage], out_dir: Path, *, checkpoint: str | None, settings: IndexSettings) -> dict:
-    """Index `corpus` with colbert-ai into `out_dir` (a fresh directory); returns the manifest's ColBERT entries."""
+def build_plaid(
+    corpus: Sequence[Passage],
+    out_dir: Path,
+    *,
+    checkpoint: str | None,
+    settings: IndexSettings,
+    nranks: int | None = None,
+) -> dict:
+    """Index `corpus` with colbert-ai into `out_dir` (a fresh directory) with `nranks` processes (default: one per
+    GPU, 1 on CPU); returns the manifest's ColBERT entries."""
     check_settings(settings)
     if checkpoint is None:
         checkpoint, note = default_checkpoint()
@@ -111,7 +119,7 @@ def build_plaid(corpus: Sequence[Passage], out_dir: Path, *, checkpoint: str | N
     if Path(checkpoint).expanduser().is_dir():
         checkpoint = str(checkpoint_dir)  # absolute, so the manifest works from any working directory
     config = _checkpoint_config(checkpoint_dir, index_path=str(out_dir), **asdict(settings))
-    with run_context():
+    with run_context(nranks):
         from colbert import Indexer
 
         indexer = Indexer(checkpoint=str(checkpoint_dir), config=config, verbose=0)

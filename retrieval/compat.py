@@ -14,14 +14,16 @@ which, in this order:
   transformers 5 requires (colbert calls the older `init_weights()` only, and every checkpoint load fails
   with "'HF_ColBERT' object has no attribute 'all_tied_weights_keys'").
 
-`run_context()` is colbert's `Run().context(RunConfig(...))` with settings that work here: one rank
-in-process on CPU (a child process that crashes would leave the parent waiting forever), one rank per GPU
-on CUDA. It also sends colbert-ai's chatter (hundreds of lines per index build, printed from Python and,
-through faiss, from C++) to the log file of `core.log.library_output_to_log`, so a CLI shows only its own
-progress lines and the log's path. Simplified: no support for choosing a subset of GPUs; the output
-redirection is process-wide while it lasts (an extension loaded inside it says its notes in the log file);
-a torch `lock` is taken as stale whenever we hold our lock, so a non-ragdistill program compiling into the
-same $TORCH_EXTENSIONS_DIR at the same moment is not protected (the default cache is ragdistill's own).
+`run_context(nranks)` is colbert's `Run().context(RunConfig(...))` with settings that work here: one rank
+in-process on CPU (a child process that crashes would leave the parent waiting forever), one rank per GPU on
+CUDA (or `nranks` of them; `check_nranks` refuses more ranks than GPUs in one line). It also sends
+colbert-ai's chatter (hundreds of lines per index build, printed from Python and, through faiss, from C++) to
+the log file of `core.log.library_output_to_log`, so a CLI shows only its own progress lines and the log's
+path. Simplified: no support for choosing a subset of GPUs (multi-GPU ranks are colbert-ai's own spawned
+processes, not exercised by the CPU test suite); the output redirection is process-wide while it lasts (an
+extension loaded inside it says its notes in the log file); a torch `lock` is taken as stale whenever we hold
+our lock, so a non-ragdistill program compiling into the same $TORCH_EXTENSIONS_DIR at the same moment is not
+protected (the default cache is ragdistill's own).
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from pathlib import Path
 from types import ModuleType
 
 from core.cache import cache_dir
+from core.errors import RagdistillError
 from core.log import library_output_to_log, say
 
 
@@ -161,15 +164,35 @@ def gpu_count() -> int:
     return torch.cuda.device_count() if torch.cuda.is_available() else 0
 
 
+def check_nranks(nranks: int | None) -> int:
+    """The indexing ranks to run: `nranks`, or one per GPU (1 on CPU) when None; a one-line error if impossible.
+
+    colbert-ai's multi-rank indexing is CUDA-only: its ranks join a process group only when CUDA is there
+    (NCCL), and its barrier divides by the number of GPUs, so on a CPU the ranks never meet.
+    """
+    gpus = gpu_count()
+    if nranks is None:
+        return max(1, gpus)
+    if nranks < 1:
+        raise RagdistillError(f"--nranks must be at least 1, not {nranks}")
+    if nranks > 1 and nranks > gpus:
+        raise RagdistillError(
+            f"--nranks {nranks} needs {nranks} CUDA devices and this machine has {gpus}: colbert-ai indexes with "
+            "one process per GPU (on a CPU its ranks never join a process group); use --nranks 1"
+        )
+    return nranks
+
+
 @contextmanager
-def run_context() -> Iterator[None]:
-    """colbert-ai's run context (one in-process rank on CPU or one GPU, else one per GPU), its output in a log file."""
+def run_context(nranks: int | None = None) -> Iterator[None]:
+    """colbert-ai's run context (one in-process rank on CPU or one GPU, else `nranks` or one per GPU), its output
+    in a log file."""
     import multiprocessing
 
     import_colbert()
     from colbert.infra import Run, RunConfig
 
-    nranks = max(1, gpu_count())
+    nranks = check_nranks(nranks)
     start_method = multiprocessing.get_start_method(allow_none=True)
     if nranks > 1:
         multiprocessing.set_start_method("spawn", force=True)

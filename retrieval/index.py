@@ -1,6 +1,6 @@
 """CLI: build an index directory from a corpus, and change it without a full rebuild.
 
-    python -m retrieval.index --corpus data/world/corpus.jsonl --out indexes/world [--checkpoint ...]
+    python -m retrieval.index --corpus data/world/corpus.jsonl --out indexes/world [--checkpoint ...] [--nranks N]
     python -m retrieval.index add --index indexes/world --corpus new.jsonl
     python -m retrieval.index delete --index indexes/world --pid p17 --pid p18
     python -m retrieval.index rebuild --index indexes/world
@@ -23,6 +23,7 @@ from core.log import say
 from data.loaders import Passage, load_corpus
 from retrieval.build import build_index, rebuild_index, validate_index_input
 from retrieval.colbert import IndexSettings
+from retrieval.compat import check_nranks
 from retrieval.indexdir import read_manifest
 from retrieval.updates import add_passages, delete_passages
 
@@ -53,6 +54,8 @@ class BuildOptions(IndexSettings):
     checkpoint: str | None = None
     """ColBERT checkpoint: a HF id, a local dir, or minilm-colbert [default: colbert-ir/colbertv2.0 when cached,
     else minilm-colbert]."""
+    nranks: int | None = None
+    """colbert-ai indexing processes, one per GPU (its `RunConfig(nranks)`) [default: one per GPU, 1 on CPU]."""
 
 
 @click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,12 +72,13 @@ def main(ctx: click.Context, **options) -> None:
         raise RagdistillError("missing --out DIR (the index directory to write)")
     settings = IndexSettings(**{name: getattr(config, name) for name in asdict(IndexSettings())})
     validate_index_input(passages, settings)  # before the progress line: a bad setting is the only line printed
+    check_nranks(config.nranks)
     say(
         f"indexing {len(passages)} passages from {config.corpus} into {config.out} "
         f"(nbits {settings.nbits}, doc_maxlen {settings.doc_maxlen})..."
     )
     start = time.monotonic()
-    build_index(passages, config.out, checkpoint=config.checkpoint, **asdict(settings))
+    build_index(passages, config.out, checkpoint=config.checkpoint, nranks=config.nranks, **asdict(settings))
     manifest = read_manifest(Path(config.out))
     say(
         f"done in {time.monotonic() - start:.0f} s: {config.out} ({', '.join(manifest['retrievers'])}; "

@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from dspy.utils import DummyLM
 
+import engine.teacher
 from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
 from data.world import to_jsonl
 from engine.ct2 import ct2_unavailable
+from optimizers.traces import read_traces
 from programs.compile.__main__ import main
 
 
@@ -84,6 +87,22 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
     assert again.exit_code == 0, again.output
     assert again.output.count("skipped (--resume)") == 4
     assert json.loads((run_dir / "manifest.json").read_text())["timings"] == manifest["timings"]
+
+    # The multi-hop run's traces train another student (a causal base) without a single teacher call.
+    built: list[str] = []
+    monkeypatch.setattr(engine.teacher, "make_teacher", lambda spec, **kwargs: built.append(spec) or DummyLM([]))
+    replay = ["--name", "replayed", "--traces-from", str(run_dir), "--student", str(tiny_causal_dir)]
+    replayed = run(*tiny_options(tmp_path, corpus_path, tiny_causal_dir), *replay)
+    assert replayed.exit_code == 0, replayed.output
+    assert built == []  # no teacher LM was even built, so none answered
+    replayed_dir = tmp_path / "runs" / "replayed"
+    again_manifest = json.loads((replayed_dir / "manifest.json").read_text())
+    assert again_manifest["program"] == "multihop" and again_manifest["teacher"]["from_run"] == str(run_dir.resolve())
+    assert again_manifest["targets"]["steps"] == steps  # the same targets for each hop's query and the answer
+    assert read_traces(replayed_dir / "traces.jsonl")[1] == read_traces(run_dir / "traces.jsonl")[1]
+    assert (
+        again_manifest["student"]["family"] == "causal" and (replayed_dir / "student" / "adapter_config.json").is_file()
+    )
 
 
 @pytest.mark.parametrize(

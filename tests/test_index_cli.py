@@ -10,6 +10,7 @@ import sys
 import pytest
 from click.testing import CliRunner
 
+from retrieval.compat import gpu_count
 from retrieval.index import main
 from retrieval.indexdir import passages_jsonl
 from tests.fixtures_retrieval import TINY_PASSAGES
@@ -56,7 +57,17 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path):
     corpus.write_text(passages_jsonl(TINY_PASSAGES[:3]))
     assert_one_line_error(run("--corpus", str(corpus)), "missing --out")
     assert_one_line_error(run("--corpus", str(corpus), "--out", out, "--doc-maxlen", "2"), "doc_maxlen")
+    assert_one_line_error(run("--corpus", str(corpus), "--out", out, "--nranks", "0"), "--nranks must be at least 1")
     assert not (tmp_path / "index").exists()
+
+
+@pytest.mark.skipif(gpu_count() >= 2, reason="this machine can index with 2 ranks")
+def test_more_ranks_than_gpus_is_one_line_saying_why(tmp_path):
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(passages_jsonl(TINY_PASSAGES))
+    result = run("--corpus", str(corpus), "--out", str(tmp_path / "index"), "--nranks", "2")
+    assert_one_line_error(result, f"--nranks 2 needs 2 CUDA devices and this machine has {gpu_count()}")
+    assert "one process per GPU" in result.stderr and not (tmp_path / "index").exists()
 
 
 def test_add_and_delete_commands(tiny_index_dir, tmp_path):

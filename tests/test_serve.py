@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import httpx
 import pytest
@@ -170,3 +174,52 @@ def test_missing_run_dir_fails_at_start_with_one_line(tmp_path):
     )  # fmt: skip
     assert completed.returncode == 2
     assert completed.stderr.strip().startswith("error: ") and len(completed.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.slow  # two workers each import torch, DSPy and the run: 11-50 s on 2 shared cores, by load
+def test_processes_serve_from_several_workers_and_stop_cleanly(tiny_run, tiny_examples, tmp_path):
+    """`--processes 2`: two worker processes answer on one port; SIGTERM stops the supervisor and both."""
+    command = [sys.executable, "-m", "programs.serve", str(tiny_run), "--port", "0", "--processes", "2"]
+    command += ["--timeout-s", "150"]  # a loaded 2-core machine answers a few questions in 10-30 s
+    log = tmp_path / "serve.log"
+    with log.open("w") as stderr:  # a file, not a pipe nobody reads: the workers' warnings never block them
+        server = subprocess.Popen(command, stderr=stderr, text=True)
+    try:
+        url = wait_for_url(server, log)
+        pids: set[int] = set()
+        deadline = time.monotonic() + 120
+        while len(pids) < 2 and server.poll() is None and time.monotonic() < deadline:
+            try:  # each new connection goes to one worker or the other
+                pids.add(httpx.get(f"{url}/health", timeout=5).json()["pid"])
+            except httpx.TransportError:
+                time.sleep(0.2)  # the workers are still loading
+        assert len(pids) == 2 and server.pid not in pids, log.read_text()[-2000:]
+        assert pids <= {int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()}
+        questions = [example.question for example in tiny_examples[:2]] * 2
+        with ThreadPoolExecutor(len(questions)) as pool:
+            answers = list(
+                pool.map(lambda q: httpx.post(f"{url}/v1/answer", json={"question": q}, timeout=180), questions)
+            )
+        assert [answer.status_code for answer in answers] == [200] * len(questions)
+        assert [a.json()["answer"] for a in answers[:2]] == [a.json()["answer"] for a in answers[2:]]  # same model
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+    assert not any(Path(f"/proc/{pid}").exists() for pid in pids)  # the workers stopped with the supervisor
+
+
+def wait_for_url(server: subprocess.Popen, log: Path, timeout_s: float = 60) -> str:
+    """The base URL the service prints once its port is bound."""
+    deadline = time.monotonic() + timeout_s
+    while server.poll() is None and time.monotonic() < deadline:
+        for line in log.read_text().splitlines():
+            if line.startswith("serving at "):
+                return line.split()[2].removesuffix("/v1/answer")
+        time.sleep(0.1)
+    raise AssertionError(f"the service did not start: {log.read_text()[-2000:]}")
+
+
+def test_processes_must_be_positive(tiny_run):
+    command = [sys.executable, "-m", "programs.serve", str(tiny_run), "--port", "0", "--processes", "0"]
+    completed = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2 and completed.stderr.strip() == "error: --processes must be between 1 and 64"

@@ -1,11 +1,13 @@
 """`python -m programs.serve runs/<name>`: serve a compiled run over HTTP (options generated from `ServeConfig`).
 
+`--processes N` serves from N worker processes (uvicorn's supervisor), each loading the run read-only.
 The port is bound before the model loads, so "port in use" is reported at once; bad input is one line on
 stderr and exit status 2. A host other than loopback needs an API key (`--api-key` or $RAGDISTILL_API_KEY).
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import click
@@ -13,7 +15,8 @@ import click
 from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
 from core.service import check_exposure
-from programs.serve.service import ServeConfig, create_app, load_service_program
+from programs.rundir import read_run_manifest
+from programs.serve.service import ServeConfig, build_service_app
 from retrieval.server import serve_forever
 
 
@@ -30,10 +33,9 @@ def main(run_dir: Path, **options) -> None:
         "retriever": config.retriever or "run's own",
         "lm": config.lm or "in-process",
     }
-    serve_forever(
-        config.host, config.port, lambda: create_app(load_service_program(run_dir, config), config=config, info=info),
-        path="/v1/answer",
-    )  # fmt: skip
+    read_run_manifest(run_dir)  # a bad run is one error line here, not a failure in each worker
+    build_app = partial(build_service_app, run_dir, config, info)
+    serve_forever(config.host, config.port, build_app, path="/v1/answer", processes=config.processes)
 
 
 if __name__ == "__main__":

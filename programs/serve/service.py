@@ -18,7 +18,14 @@ reported to the metrics (batch size, tokens). Bad input is answered 400 (not JSO
 the schema) with `{"error": message}`; off loopback an API key is required (`core.service`). uvicorn
 stops on SIGTERM after in-flight requests finish; the service writes nothing to disk.
 
-Simplified: one process (the model is loaded once; `--workers` sizes the thread pool, not processes);
+`--processes N` runs N worker processes under uvicorn's supervisor (`retrieval.server.serve_forever`), each
+loading the run read-only with its own model, batcher and thread pool, and torch threads for its share of the
+cores; the kernel hands each connection to one of them. Each worker keeps its own admission and metrics, so
+`--workers`, `--max-waiting` and `--max-batch` are per process, and `GET /metrics` reports the counts of the
+worker that answers the scrape (`GET /health` names its `pid`): sum over workers in the scraper, or run one
+process per port behind a load balancer when one exact scrape matters.
+
+Simplified: `--workers` sizes a process's thread pool; the model is loaded once per process;
 k is capped at 100 and chosen per request by copying the program (copies share retriever and model);
 generated tokens are counted by the service with the student's tokenizer, until the engine reports them.
 No `from __future__ import annotations` here: the batch request model is built per app (its size limit
@@ -26,6 +33,7 @@ is a setting), and FastAPI must see the endpoints' annotations as objects.
 """
 
 import math
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -63,13 +71,15 @@ class ServeConfig(ServiceConfig):
     """Most questions in one batch request, and most prompts in one student `generate` call."""
     wait_s: float = 0.01
     """How long the batcher waits for more prompts after the first."""
+    processes: int = 1
+    """Worker processes, each loading the run read-only and answering with its own --workers threads."""
     lm: str | None = None
     """Base URL of an OpenAI-compatible server (vLLM, SGLang, TGI) serving the run's student exported by
     `python -m finetune.export`, to answer through instead of loading the student here."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        for name, low, high in (("port", 0, 65535), ("workers", 1, 64), ("max_batch", 1, 256)):
+        for name, low, high in (("port", 0, 65535), ("workers", 1, 64), ("max_batch", 1, 256), ("processes", 1, 64)):
             if not low <= getattr(self, name) <= high:
                 raise RagdistillError(f"--{name.replace('_', '-')} must be between {low} and {high}")
         if self.wait_s < 0:
@@ -198,8 +208,8 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
 
     @app.get("/health", responses=error_responses(ErrorMessage, 500))
     async def health() -> dict:
-        """Liveness, the model and index being served, versions (never waits behind questions)."""
-        return {"status": "ok", "model": model_id, **(info or {}), "versions": versions}
+        """Liveness, the model and index being served, the worker's process id, versions (never waits)."""
+        return {"status": "ok", "model": model_id, **(info or {}), "pid": os.getpid(), "versions": versions}
 
     return app
 
@@ -219,3 +229,16 @@ def load_service_program(run_dir: Path, config: ServeConfig) -> CompiledQA:
         engine.use_batching(config.max_batch, config.wait_s)
         engine.loaded()  # load the weights now, not on the first request
     return qa
+
+
+def build_service_app(run_dir: Path, config: ServeConfig, info: dict) -> FastAPI:
+    """Load the run and build its app: what each worker process calls (picklable with `functools.partial`).
+
+    With several processes each one computes on its share of the cores (as `accelerate launch` does for
+    training), rather than every process running a torch thread per core and all of them contending.
+    """
+    if config.processes > 1:
+        import torch
+
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // config.processes))
+    return create_app(load_service_program(run_dir, config), config=config, info=info)

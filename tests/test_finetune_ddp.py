@@ -1,0 +1,95 @@
+"""`accelerate launch --multi_gpu --num_processes 2 -m finetune.train`: data-parallel training on 2 CPU processes
+(DDP over gloo) gives a student as good as one process trained with the same global batch.
+
+The tiny T5 is random, so it is fully fine-tuned (`--full-finetune`): LoRA on random weights does not learn
+the copy task in a minute, and the data-parallel path (sampler, gradient all-reduce, rank-0 save) is the same.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from finetune.lm import StudentLM
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor"]
+PAIRS = [(f"question: what is the code? context: the code is {w}.", w) for w in WORDS]
+SETTINGS = ["--full-finetune", "--epochs", "60", "--learning-rate", "3e-3", "--val-fraction", "0", "--seed", "0"]
+
+
+def write_pairs(folder: Path) -> Path:
+    """PAIRS as a `finetune.train` data file."""
+    path = folder / "pairs.jsonl"
+    path.write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in PAIRS))
+    return path
+
+
+def launch_two() -> list[str]:
+    """`accelerate launch` of 2 processes (its multi-process launcher, which a CPU needs too)."""
+    accelerate = shutil.which("accelerate", path=str(Path(sys.executable).parent))
+    return [accelerate, "launch", "--multi_gpu", "--num_processes", "2"]
+
+
+def mean_loss(model_dir: Path) -> float:
+    """The mean loss of a seq2seq model directory on the training pairs."""
+    import torch
+    from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
+    batch = tokenizer([p for p, _ in PAIRS], return_tensors="pt", padding=True)
+    labels = tokenizer([c for _, c in PAIRS], return_tensors="pt", padding=True)["input_ids"]
+    labels[labels == tokenizer.pad_token_id] = -100
+    with torch.no_grad():
+        return model.eval()(**batch, labels=labels).loss.item()
+
+
+def train(launcher: list[str], batch_size: int, pairs: Path, base: Path, out: Path) -> dict:
+    command = [*launcher, "-m", "finetune.train", "--data", str(pairs), "--model", str(base), "--out", str(out)]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}  # as accelerate sets it per process, for a like-for-like pair
+    arguments = [*command, "--batch-size", str(batch_size), *SETTINGS]
+    done = subprocess.run(arguments, cwd=REPO, capture_output=True, text=True, env=env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 1, done.stdout  # one result line for the whole run, from the first process only
+    return json.loads(lines[0])
+
+
+@pytest.mark.slow
+def test_two_cpu_processes_train_a_student_as_good_as_one(tiny_t5_dir: Path, tmp_path: Path):
+    pairs = write_pairs(tmp_path)
+    one = train([sys.executable], 4, pairs, tiny_t5_dir, tmp_path / "one")
+    two = train(launch_two(), 2, pairs, tiny_t5_dir, tmp_path / "two")
+    assert one["train_pairs"] == two["train_pairs"] == len(PAIRS)
+    assert one["epochs_completed"] == two["epochs_completed"] == 60 and one["batch_size"] == 2 * two["batch_size"]
+    assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary left by either run
+
+    base = mean_loss(tiny_t5_dir)
+    losses = {name: mean_loss(tmp_path / name) for name in ("one", "two")}
+    answers = {name: StudentLM.from_trained(tmp_path / name).generate([p for p, _ in PAIRS]) for name in losses}
+    exact = {name: sum(a == w for a, w in zip(answers[name], WORDS, strict=True)) / len(WORDS) for name in answers}
+    speed = {name: result["examples_per_second"] for name, result in (("one", one), ("two", two))}
+    print(json.dumps({"base_loss": base, "loss": losses, "exact_match": exact, "examples_per_second": speed}))
+    assert losses["one"] < base / 4 and losses["two"] < base / 4  # both learned the task
+    assert max(losses.values()) <= 2 * min(losses.values())  # the same global batch: alike (the order differs)
+    assert exact["one"] >= 0.75 and abs(exact["two"] - exact["one"]) <= 0.25
+
+
+@pytest.mark.slow
+def test_two_processes_stop_together_at_the_time_budget(tiny_t5_dir: Path, tmp_path: Path):
+    """One process past the budget while the other is not would leave that one waiting forever in the all-reduce."""
+    command = [*launch_two(), "-m", "finetune.train", "--data", str(write_pairs(tmp_path)), "--model", str(tiny_t5_dir),
+               "--out", str(tmp_path / "out"), "--full-finetune", "--epochs", "1000", "--time-budget-s", "2",
+               "--val-fraction", "0.25"]  # fmt: skip
+    done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(done.stdout)
+    assert 0 < result["epochs_completed"] < 1000 and result["best_val_loss"] is not None
+    assert (tmp_path / "out" / "student.json").is_file()

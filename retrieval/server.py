@@ -18,6 +18,7 @@ searches on a single worker thread and lets `--max-waiting` more wait.
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import socket
@@ -31,12 +32,8 @@ from typing import Annotated, Any
 import uvicorn
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import HTTPException
-<<<<<<< HEAD
 from pydantic import BaseModel, BeforeValidator, Field, StringConstraints
-=======
-from pydantic import BaseModel, Field, StringConstraints
 from uvicorn.supervisors import Multiprocess
->>>>>>> scale2
 
 from core.admission import AdmissionConfig
 from core.errors import RagdistillError
@@ -45,11 +42,8 @@ from retrieval.base import Hit, Retriever
 
 MAX_K = 100
 MAX_QUERY_CHARS = 2000
-<<<<<<< HEAD
 WARMUP_QUERY = "What is this collection about?"
-=======
 WORKER_HEALTHCHECK_S = 60  # a worker busy loading its model may answer the supervisor's ping late
->>>>>>> scale2
 
 NOT_BLANK = r"[^\t-\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]"
 """A character that is not Unicode white space, spelled out so that the schema means what is checked: a bare
@@ -190,13 +184,15 @@ def make_server(app: FastAPI, sock: socket.socket) -> uvicorn.Server:
     return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning"))
 
 
-<<<<<<< HEAD
-def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: str = "") -> None:
-    """Bind host:port first (a busy port fails before anything loads), build and warm up the app, serve until stopped.
-=======
+def warmed_app(build_app: Callable[[], FastAPI]) -> FastAPI:
+    """The app `build_app` builds, warmed up (`warm_up`) before it serves anyone."""
+    app = build_app()
+    warm_up(app)
+    return app
+
+
 def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: str = "", processes: int = 1) -> None:
-    """Bind host:port first (a busy port fails before anything loads), then build the app and serve it until stopped.
->>>>>>> scale2
+    """Bind host:port first (a busy port fails before anything loads), build and warm up the app, serve until stopped.
 
     uvicorn handles SIGTERM/SIGINT: in-flight requests finish before the process exits. With `processes` > 1,
     uvicorn's own supervisor (`uvicorn.supervisors.Multiprocess`) starts that many worker processes on the
@@ -205,25 +201,18 @@ def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: 
     """
     sock = bind_socket(host, port)
     try:
-<<<<<<< HEAD
-        app = build_app()
-        warm_up(app)
-        print(f"serving {app.title} at http://{host}:{sock.getsockname()[1]}{path}", file=sys.stderr, flush=True)
-        make_server(app, sock).run(sockets=[sock])
-=======
         url = f"http://{host}:{sock.getsockname()[1]}{path}"
         if processes == 1:
-            app = build_app()
+            app = warmed_app(build_app)
             print(f"serving {app.title} at {url}", file=sys.stderr, flush=True)
             make_server(app, sock).run(sockets=[sock])
             return
         config = uvicorn.Config(
-            build_app, factory=True, workers=processes, host=host, port=sock.getsockname()[1], log_level="warning",
-            timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
+            functools.partial(warmed_app, build_app), factory=True, workers=processes, host=host,
+            port=sock.getsockname()[1], log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )  # fmt: skip
         print(f"serving at {url} from {processes} worker processes (each loads its own copy)", file=sys.stderr)
         Multiprocess(config, sockets=[sock]).run()
->>>>>>> scale2
     finally:
         sock.close()
 

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import hashlib
 import importlib
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -44,10 +46,13 @@ from core.log import library_output_to_log, say
 
 
 def extensions_dir() -> Path:
-    """Where colbert-ai's compiled extensions are cached: $TORCH_EXTENSIONS_DIR, else a ragdistill cache."""
+    """Where colbert-ai's compiled extensions are cached: $TORCH_EXTENSIONS_DIR, else a ragdistill cache with one
+    directory per Python environment (an extension's build file names the torch headers of its environment, so
+    two environments sharing one directory would each rebuild all four extensions whenever the other ran)."""
     if os.environ.get("TORCH_EXTENSIONS_DIR"):
         return Path(os.environ["TORCH_EXTENSIONS_DIR"])
-    return cache_dir() / "torch_extensions"
+    environment = hashlib.sha256(os.path.realpath(sys.prefix).encode()).hexdigest()[:10]
+    return cache_dir() / "torch_extensions" / environment
 
 
 EXTENSION_USERS = (

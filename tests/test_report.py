@@ -95,8 +95,12 @@ def test_markdown_has_every_section_and_escapes_table_pipes(tmp_path):
     markdown = (write_report(full_report(), tmp_path) / "report.md").read_text()
     for heading in ("## Systems", "## Retrieval", "## Error analysis", "## Worst questions", "## Models and data"):
         assert heading in markdown
-    assert "| System | questions | EM [95% CI] | F1 [95% CI] | ROUGE-L | BLEU | p50 latency (s) | answers/s |" in markdown
-    assert re.search(r"\| teacher_compiled \| \d+ \| 100\.0 \[100\.0, 100\.0\] \| 100\.0 \[100\.0, 100\.0\] \|", markdown)
+    assert (
+        "| System | questions | EM [95% CI] | F1 [95% CI] | ROUGE-L | BLEU | p50 latency (s) | answers/s |" in markdown
+    )
+    assert re.search(
+        r"\| teacher_compiled \| \d+ \| 100\.0 \[100\.0, 100\.0\] \| 100\.0 \[100\.0, 100\.0\] \|", markdown
+    )
     assert "| Retriever | recall@1 | recall@5 | recall@10 | MRR@10 | nDCG@10 | p50 latency (ms) |" in markdown
     assert "| colbert | 50.0 | 80.0 | 90.0 | 0.600 | 0.650 | 12.0 |" in markdown
     assert "10.00x as many questions per second" in markdown

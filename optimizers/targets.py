@@ -1,7 +1,8 @@
 """Gold targets for every step of a retrieve-then-answer program: the answer's label, and derived search queries.
 
-A gold target replaces the output of one predictor call that the teacher's program made (with the inputs it
-saw). The answer step has a label: the example's gold answer (`answer`). A query-writing step (a predictor
+A gold target is what one predictor call should output, given the inputs it saw; `optimizers.gold_runs` re-runs a
+program with every call answering its gold target, so each step sees what the earlier gold steps retrieved. The
+answer step has a label: the example's gold answer (`answer`). A query-writing step (a predictor
 whose only output is `query`, as in `MultiHopRAG`) has none; where the example names its supporting passages
 (`gold_pids`) and they are in the corpus, one is derived by this rule:
 
@@ -25,8 +26,8 @@ Limits, said plainly:
   another passage with the same title does not.
 - The query is a title (without its parenthetical): one entity per query, no other keywords. Every hop
   searches for one entity, which suits title-headed corpora (the world, Wikipedia); it is not tuned per corpus.
-- Targets are derived for the inputs the teacher's program saw: a later step's context comes from the
-  teacher's own earlier queries; retrieval is not re-run with the gold queries.
+- A target depends only on the step's inputs: with no earlier gold step (the first hop), it cannot correct a
+  retriever that misses the title it searches for; the later step then gets the target its context calls for.
 """
 
 from __future__ import annotations

@@ -1,12 +1,21 @@
 """Admission control for ragdistill's HTTP services: a bounded line, deadlines, no work for nobody.
 
 A service computes at most `workers` requests at once and lets at most `max_waiting` more wait for a
-worker. A request that finds the line full, or a line so long that it would probably not be answered
-before its deadline (judged by the mean computation time so far), is refused at once (`Overloaded`: 503
-with `Retry-After`), which costs nothing: a client learns at once to come back, instead of a 504 later.
-So that this holds from the very first request, a service times one warm-up computation before it
-accepts traffic and `seed`s the mean with it (`core.service.warm_up`); the first real computation then
-replaces that time (a warm-up may include one-off costs), and later ones update a running mean.
+worker. A request that finds the line full, or the service so busy that it would probably not be answered
+before its deadline, is refused at once (`Overloaded`: 503 with `Retry-After`), which costs nothing: a
+client learns at once to come back, instead of a 504 later.
+
+The estimate is capacity-based. Requests computed at once share the machine (threads on the same cores,
+rows of one generation batch), so a request's wall time grows with the number computed beside it: four at
+once on two cores take about four times as long each. What stays put is the *work* a request needs: its
+wall time with the machine divided among those computed beside it. The admission keeps that as a
+processor-sharing clock that ticks `1/n` per second while `n` requests compute; a request's work is how far
+the clock moved while it computed, and the estimate is a running mean of it. A request joining now is
+answered after about `(computing + waiting + 1) * work` seconds, and is admitted only while that fits in
+`HEADROOM` of its deadline (a request that finds nothing computing is always admitted). So that this holds
+from the very first request, a service times one warm-up computation before it accepts traffic and
+`seed`s the mean with it (`core.service.warm_up`); the first real computation then replaces that time (a
+warm-up may include one-off costs), and later ones update the running mean.
 Every admitted request gets a deadline, `timeout_s` after its admission. When a
 worker frees up, the request that waited longest takes it, unless its deadline has passed
 (`DeadlineExceeded`: 504) or its client has gone away (`ClientGone`): either way it is dropped without
@@ -18,7 +27,7 @@ cheap endpoints (/health, /metrics) that do not pass through admission answer at
 Simplified: first come, first served, no priorities; a computation that has started cannot be stopped
 (Python threads cannot be interrupted): a request that passes its deadline while computing is answered
 504, and its worker is freed only when the computation ends, so `workers` is never exceeded.
-`Retry-After` is an estimate: the line ahead times the mean computation time, divided by the workers.
+`Retry-After` is an estimate: the requests ahead (computing and waiting) times the mean work.
 All bookkeeping happens on the event loop's thread (one loop per app).
 """
 
@@ -37,6 +46,9 @@ from typing import TypeVar
 from starlette.requests import Request
 
 T = TypeVar("T")
+
+HEADROOM = 0.8
+"""Share of a request's deadline the estimated answer time may fill: the estimate is a mean, answers vary."""
 
 
 @dataclass
@@ -80,8 +92,10 @@ class Admission:
         self._free = config.workers
         self._waiters: deque[asyncio.Future] = deque()
         self._lock = threading.Lock()
-        self._mean_s = 0.0  # running mean of computation times (0: none measured yet)
+        self._mean_s = 0.0  # running mean of one request's work, in seconds (0: none measured yet)
         self._seeded = False  # the mean is a warm-up's time, to be replaced by the first real one
+        self._clock = 0.0  # the processor-sharing clock: advances 1/in_flight per second while anything computes
+        self._clock_at = time.monotonic()
 
     @property
     def waiting(self) -> int:
@@ -90,7 +104,7 @@ class Admission:
 
     @property
     def mean_s(self) -> float:
-        """The estimated computation time of a request, in seconds (0 while unknown)."""
+        """The estimated work of a request: its computation time alone on the machine, in seconds (0 while unknown)."""
         return self._mean_s
 
     def seed(self, seconds: float) -> None:
@@ -114,33 +128,47 @@ class Admission:
         except BaseException:
             self._release()
             raise
+        started = self._tick()
         self.in_flight += 1
-        started = time.monotonic()
         future = asyncio.get_running_loop().run_in_executor(self.pool, work, deadline)
-        future.add_done_callback(lambda _: self._finished(time.monotonic() - started))
+        future.add_done_callback(lambda _: self._finished(started))
         try:
             return await asyncio.wait_for(asyncio.shield(future), timeout=max(0.0, deadline - time.monotonic()))
         except TimeoutError:
             raise DeadlineExceeded() from None
 
     def retry_after_s(self) -> int:
-        """Seconds until the line ahead has probably been served (at least 1)."""
-        return max(1, math.ceil((self.waiting + self.config.workers) * self._mean_s / self.config.workers))
+        """Seconds until the requests ahead have probably been served (at least 1)."""
+        return max(1, math.ceil((self._busy() + self.waiting) * self._mean_s))
 
-    def _expected_done_s(self) -> float:
-        """When a request joining the line now would probably be answered (0 before any computation ended)."""
-        rounds = math.ceil((self.waiting + 1) / self.config.workers) + 1  # the line ahead, then its own
-        return rounds * self._mean_s
+    def _busy(self) -> int:
+        """Workers taken: computing, or handed to a request about to compute."""
+        return self.config.workers - self._free
+
+    def _fits_deadline(self) -> bool:
+        """Whether a request joining now would probably be answered within `HEADROOM` of its deadline."""
+        if self._busy() == 0 and not self._waiters:
+            return True
+        return (self._busy() + self.waiting + 1) * self._mean_s <= HEADROOM * self.config.timeout_s
+
+    def _tick(self) -> float:
+        """Advance the processor-sharing clock to now and return it."""
+        now = time.monotonic()
+        if self.in_flight:
+            self._clock += (now - self._clock_at) / self.in_flight
+        self._clock_at = now
+        return self._clock
 
     async def _acquire(self, deadline: float) -> None:
         """Take a free worker, or wait in line for one until `deadline`."""
         with self._lock:
-            if self._free > 0 and not self._waiters:
-                self._free -= 1
-                return
-            if len(self._waiters) >= self.config.max_waiting or self._expected_done_s() > self.config.timeout_s:
+            worker_free = self._free > 0 and not self._waiters
+            if not self._fits_deadline() or (not worker_free and len(self._waiters) >= self.config.max_waiting):
                 self.dropped["overloaded"] += 1
                 raise Overloaded(self.retry_after_s())
+            if worker_free:
+                self._free -= 1
+                return
             turn = asyncio.get_running_loop().create_future()
             self._waiters.append(turn)
         try:
@@ -168,8 +196,9 @@ class Admission:
                     return
             self._free += 1
 
-    def _finished(self, seconds: float) -> None:
+    def _finished(self, started: float) -> None:
+        work = self._tick() - started
         self.in_flight -= 1
         fresh = self._mean_s == 0 or self._seeded
-        self._mean_s, self._seeded = (seconds if fresh else 0.8 * self._mean_s + 0.2 * seconds), False
+        self._mean_s, self._seeded = (work if fresh else 0.8 * self._mean_s + 0.2 * work), False
         self._release()

@@ -113,8 +113,11 @@ def served_student_lm(run_dir: Path, manifest: dict, api_base: str) -> dspy.Base
     return ServedStudentLM(api_base, max_tokens=train_config.get("max_target_tokens", DEFAULT_MAX_NEW_TOKENS))
 
 
-def run_teacher_lm(manifest: dict) -> dspy.BaseLM:
-    """The run's teacher LM, from the spec (and LiteLLM `api_base`, if any) it was compiled with."""
+def run_teacher_lm(manifest: dict, cache: bool = True) -> dspy.BaseLM:
+    """The run's teacher LM, from the spec (and LiteLLM `api_base`, if any) it was compiled with.
+
+    `cache=False` leaves DSPy's response cache out: every call is really computed (the report times them).
+    """
     from engine.teacher import make_teacher
 
     try:
@@ -122,4 +125,4 @@ def run_teacher_lm(manifest: dict) -> dspy.BaseLM:
         spec = teacher["spec"]
     except (KeyError, TypeError):
         raise RagdistillError("the run manifest names no teacher (teacher.spec): recompile the run") from None
-    return make_teacher(spec, api_base=teacher.get("api_base"))
+    return make_teacher(spec, api_base=teacher.get("api_base"), cache=cache)

@@ -95,7 +95,7 @@ def build_systems(
     adapter = StudentAdapter()
     systems = []
     if teacher:
-        teacher_lm = teacher_lm or run_teacher_lm(manifest)
+        teacher_lm = teacher_lm or run_teacher_lm(manifest, cache=False)  # timed: no answer from the cache
         zero_shot = open_program(run_dir, manifest, retriever=retrievers[main])
         systems.append(System("teacher_zero_shot", CompiledQA(zero_shot, teacher_lm, adapter), main))
     if teacher and (run_dir / program_file("teacher")).is_file():

@@ -28,7 +28,8 @@ Simplified: first come, first served, no priorities; a computation that has star
 (Python threads cannot be interrupted): a request that passes its deadline while computing is answered
 504, and its worker is freed only when the computation ends, so `workers` is never exceeded.
 `Retry-After` is an estimate: the requests ahead (computing and waiting) times the mean work.
-All bookkeeping happens on the event loop's thread (one loop per app).
+All bookkeeping happens on the event loop's thread (one loop per app), and `on_change`, when set, is called
+there after every change of `waiting`, `in_flight` or `dropped` (the service's metrics record them).
 """
 
 from __future__ import annotations
@@ -89,6 +90,8 @@ class Admission:
         """Requests being computed now."""
         self.dropped = {"overloaded": 0, "deadline": 0, "client_gone": 0}
         """Requests refused or dropped without being computed, by reason."""
+        self.on_change: Callable[[], None] | None = None
+        """Called after `waiting`, `in_flight` or `dropped` changed (on the event loop's thread)."""
         self._free = config.workers
         self._waiters: deque[asyncio.Future] = deque()
         self._lock = threading.Lock()
@@ -120,16 +123,17 @@ class Admission:
         await self._acquire(deadline)
         try:
             if await request.is_disconnected():
-                self.dropped["client_gone"] += 1
+                self._drop("client_gone")
                 raise ClientGone()
             if time.monotonic() >= deadline:
-                self.dropped["deadline"] += 1
+                self._drop("deadline")
                 raise DeadlineExceeded()
         except BaseException:
             self._release()
             raise
         started = self._tick()
         self.in_flight += 1
+        self._changed()
         future = asyncio.get_running_loop().run_in_executor(self.pool, work, deadline)
         future.add_done_callback(lambda _: self._finished(started))
         try:
@@ -164,13 +168,14 @@ class Admission:
         with self._lock:
             worker_free = self._free > 0 and not self._waiters
             if not self._fits_deadline() or (not worker_free and len(self._waiters) >= self.config.max_waiting):
-                self.dropped["overloaded"] += 1
+                self._drop("overloaded")
                 raise Overloaded(self.retry_after_s())
             if worker_free:
                 self._free -= 1
                 return
             turn = asyncio.get_running_loop().create_future()
             self._waiters.append(turn)
+        self._changed()
         try:
             await asyncio.wait_for(asyncio.shield(turn), timeout=max(0.0, deadline - time.monotonic()))
         except BaseException as err:  # the deadline passed, or the server is stopping
@@ -182,8 +187,9 @@ class Admission:
             if granted:  # a worker was handed over just as the deadline passed: pass it on
                 self._release()
             if isinstance(err, TimeoutError):
-                self.dropped["deadline"] += 1
+                self._drop("deadline")
                 raise DeadlineExceeded() from None
+            self._changed()
             raise
 
     def _release(self) -> None:
@@ -193,8 +199,18 @@ class Admission:
                 turn = self._waiters.popleft()
                 if not turn.done():
                     turn.set_result(None)
-                    return
-            self._free += 1
+                    break
+            else:
+                self._free += 1
+        self._changed()
+
+    def _drop(self, reason: str) -> None:
+        self.dropped[reason] += 1
+        self._changed()
+
+    def _changed(self) -> None:
+        if self.on_change is not None:
+            self.on_change()
 
     def _finished(self, started: float) -> None:
         work = self._tick() - started

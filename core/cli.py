@@ -5,6 +5,8 @@ generated from it, so `--help` documents every knob and the two never drift apar
 `--flag/--no-flag`, tuples comma-separated strings (the command splits them), `X | None` an optional `X`,
 and `Literal[...]` a choice: `--help` lists the values, and `check_choices` (called by the config's
 `__post_init__`) turns a wrong one into the usual one-line `error:` (click's own choice errors print usage).
+`config_arguments` goes the other way: the options that give a command the settings of a config it already
+holds (a program handing its settings to another process).
 """
 
 from __future__ import annotations
@@ -80,3 +82,17 @@ def dataclass_options(cls: type):
         return func
 
     return decorate
+
+
+def config_arguments(config: object) -> list[str]:
+    """The command-line options (as `dataclass_options` makes them) that set every field of `config` not None."""
+    arguments = []
+    for spec in dataclasses.fields(config):
+        value, flag = getattr(config, spec.name), "--" + spec.name.replace("_", "-")
+        if isinstance(value, bool):
+            arguments.append(flag if value else f"--no-{flag[2:]}")
+        elif isinstance(value, tuple):
+            arguments += [flag, ",".join(str(item) for item in value)]
+        elif value is not None:
+            arguments += [flag, str(value)]
+    return arguments

@@ -4,8 +4,16 @@ Each app owns a `ServiceMetrics` with its own `CollectorRegistry` (two services 
 app per test, never collide). Requests are counted by *route template* (`/v1/answer`, never the raw
 path) and *status class* (`2xx`...`5xx`); a path no route matches is counted as `unmatched`, so a
 scanner trying random paths cannot make the output grow. Admission state (requests waiting, in flight,
-dropped by reason) is read from the `Admission` when scraped. `observe_generation(batch_size, tokens)`
-is the hook for an engine (or the service on its behalf) to report each generate call.
+dropped by reason) is recorded each time the `Admission` reports a change. `observe_generation(batch_size,
+tokens)` is the hook for an engine (or the service on its behalf) to report each generate call.
+
+Several worker processes serving one port (`retrieval.server.serve_forever(processes=N)`) share their
+metrics through prometheus_client's multiprocess mode: `shared_metrics()` gives the workers started inside it
+a fresh directory (`$PROMETHEUS_MULTIPROC_DIR`, under the system temp dir, removed at exit) where each one
+writes its values, and a scrape of any worker adds up every worker's files (`MultiProcessCollector`):
+counts and histograms over every worker that ever ran, queue depth and in-flight requests over the live
+ones (`livesum`; the files of a worker that died are dropped at the next scrape). One process alone keeps
+everything in memory, as before: no variable, no directory.
 
 Simplified: no method label (methods are free text too); latency is measured to the last byte sent; the
 `_created` series are switched off process-wide.
@@ -13,18 +21,26 @@ Simplified: no method label (methods are free text too); latency is measured to 
 
 from __future__ import annotations
 
+import os
+import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics, generate_latest
-from prometheus_client.core import CounterMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from core.admission import Admission
+from core.atomic import process_alive, scratch_dir
 
 LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
 UNMATCHED = "unmatched"
+MULTIPROCESS_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+"""prometheus_client's switch to multiprocess mode: the directory where every process writes its values."""
+LIVE_GAUGE_FILE = re.compile(r"gauge_live\w+_(\d+)\.db")
 
 # A `_created` timestamp series beside every counter doubles the output and says nothing a scraper needs.
 disable_created_metrics()
@@ -54,12 +70,28 @@ class ServiceMetrics:
         )
 
     def watch(self, admission: Admission) -> None:
-        """Report `admission`'s queue depth, in-flight requests and dropped requests when scraped."""
-        waiting = Gauge("ragdistill_queue_depth", "Requests waiting for a worker.", registry=self.registry)
-        waiting.set_function(lambda: admission.waiting)
-        in_flight = Gauge("ragdistill_in_flight_requests", "Requests being computed.", registry=self.registry)
-        in_flight.set_function(lambda: admission.in_flight)
-        self.registry.register(_DroppedCollector(admission))
+        """Record `admission`'s queue depth, in-flight requests and dropped requests whenever they change."""
+        live = dict(registry=self.registry, multiprocess_mode="livesum")  # summed over the live workers
+        waiting = Gauge("ragdistill_queue_depth", "Requests waiting for a worker.", **live)
+        in_flight = Gauge("ragdistill_in_flight_requests", "Requests being computed.", **live)
+        dropped = Counter(
+            "ragdistill_dropped_requests", "Requests not computed: overloaded, deadline or client_gone.",
+            ["reason"], registry=self.registry,
+        )  # fmt: skip
+        counted = dict.fromkeys(admission.dropped, 0)
+        for reason in counted:
+            dropped.labels(reason)  # every reason is reported, 0 until it happens
+
+        def changed() -> None:
+            waiting.set(admission.waiting)
+            in_flight.set(admission.in_flight)
+            for reason, count in admission.dropped.items():
+                if count > counted[reason]:
+                    dropped.labels(reason).inc(count - counted[reason])
+                    counted[reason] = count
+
+        admission.on_change = changed
+        changed()
 
     def observe_generation(self, batch_size: int, tokens: int) -> None:
         """Record one generate call: how many prompts it held and how many tokens it produced."""
@@ -67,25 +99,35 @@ class ServiceMetrics:
         self.generated_tokens.inc(tokens)
 
     def render(self) -> bytes:
-        """Everything in Prometheus text format."""
-        return generate_latest(self.registry)
+        """Everything in Prometheus text format: this process's metrics, or every worker's in multiprocess mode."""
+        shared = os.environ.get(MULTIPROCESS_DIR_ENV)
+        if not shared:
+            return generate_latest(self.registry)
+        for path in Path(shared).iterdir():  # a worker that died (and was restarted) is no longer waiting
+            match = LIVE_GAUGE_FILE.fullmatch(path.name)
+            if match and not process_alive(int(match.group(1))):
+                mark_process_dead(int(match.group(1)), shared)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, shared)
+        return generate_latest(registry)
 
 
-class _DroppedCollector:
-    """`ragdistill_dropped_requests_total{reason}`: requests refused or dropped without being computed."""
+@contextmanager
+def shared_metrics() -> Iterator[Path]:
+    """Multiprocess mode for the processes started inside the block (see the module docstring).
 
-    def __init__(self, admission: Admission):
-        self.admission = admission
-
-    def collect(self) -> Iterator[CounterMetricFamily]:
-        family = CounterMetricFamily(
-            "ragdistill_dropped_requests",
-            "Requests not computed: overloaded, deadline or client_gone.",
-            labels=["reason"],
-        )
-        for reason, count in self.admission.dropped.items():
-            family.add_metric([reason], count)
-        yield family
+    A fresh directory, `ragdistill-metrics-<pid>-*` in the system temp dir, set as `$PROMETHEUS_MULTIPROC_DIR`;
+    removed (and the variable unset) after the block; ones left by killed services are removed first.
+    """
+    before = os.environ.get(MULTIPROCESS_DIR_ENV)
+    with scratch_dir("ragdistill-metrics-") as directory:
+        os.environ[MULTIPROCESS_DIR_ENV] = str(directory)
+        try:
+            yield directory
+        finally:
+            os.environ.pop(MULTIPROCESS_DIR_ENV)
+            if before is not None:
+                os.environ[MULTIPROCESS_DIR_ENV] = before
 
 
 class MetricsMiddleware:

@@ -95,6 +95,8 @@ class TrainResult:
     """The precision training ran in: fp32, or bf16/fp16 autocast over fp32 weights."""
     peak_memory_mb: float | None = field(default=None)
     """Peak GPU memory in MiB (None on CPU)."""
+    processes: int = 1
+    """Processes that trained data-parallel (the Trainer's world size; more than 1 under `accelerate launch`)."""
 
     @property
     def trainable_share(self) -> float:

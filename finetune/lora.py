@@ -197,6 +197,7 @@ def train_student(
         batch_size=trainer.state.train_batch_size or config.batch_size,
         precision=machine_precision(config.precision, family),
         peak_memory_mb=_peak_memory_mb(),
+        processes=trainer.args.world_size,
     )
     logger.info(
         "trained %.2f epochs in %.1f s (%.2f examples/s, %s); best validation loss %s",

@@ -7,10 +7,12 @@ turns joined as the prompt, the assistant turn as the completion. `finetune` tra
 turns into an LM serving that directory.
 
 `train_kwargs` (a dict, given to `BootstrapFinetune` or set on the LM) holds `LoRATrainConfig` fields plus
-`output_dir` (where to write; default a fresh directory under DSPy's finetune directory). Unknown keys are
-refused rather than ignored.
+`output_dir` (where to write; default a fresh directory under DSPy's finetune directory) and `processes`
+(default 1: train in this process; N > 1: `finetune.launch` trains with N data-parallel processes under
+`accelerate launch`, `batch_size` per process). Unknown keys are refused rather than ignored.
 
-Deliberate simplifications: training runs in the caller's process (DSPy's job thread), no job status or
+Deliberate simplifications: training runs in the caller's process (DSPy's job thread) or, with `processes`,
+in processes it waits for; no job status or
 cancellation beyond what `dspy.clients.provider.TrainingJob` offers; `launch` does nothing and `kill`
 frees the loaded weights.
 """
@@ -29,6 +31,7 @@ from dspy.clients.utils_finetune import TrainDataFormat, get_finetune_directory
 
 from core.errors import RagdistillError
 from finetune.config import LoRATrainConfig
+from finetune.launch import train_in_processes
 from finetune.lora import train_student
 
 MODEL_PREFIX = "student/"
@@ -47,17 +50,23 @@ def chat_to_pair(record: dict[str, Any]) -> tuple[str, str]:
     return prompt, answers[-1]
 
 
-def config_from_kwargs(train_kwargs: dict[str, Any]) -> tuple[LoRATrainConfig, Path | None]:
-    """A `LoRATrainConfig` and the output dir from DSPy `train_kwargs`; unknown keys are a `RagdistillError`."""
+def config_from_kwargs(train_kwargs: dict[str, Any]) -> tuple[LoRATrainConfig, Path | None, int]:
+    """A `LoRATrainConfig`, the output dir and the process count from DSPy `train_kwargs`; unknown keys are a
+    `RagdistillError`."""
     kwargs = dict(train_kwargs)
     output_dir = kwargs.pop("output_dir", None)
+    processes = kwargs.pop("processes", 1)
     known = {f.name for f in dataclasses.fields(LoRATrainConfig)}
     unknown = sorted(set(kwargs) - known)
     if unknown:
-        raise RagdistillError(f"unknown train_kwargs {unknown}; known: output_dir, {', '.join(sorted(known))}")
+        raise RagdistillError(
+            f"unknown train_kwargs {unknown}; known: output_dir, processes, {', '.join(sorted(known))}"
+        )
+    if not isinstance(processes, int) or processes < 1:
+        raise RagdistillError(f"train_kwargs processes must be a whole number of at least 1, not {processes!r}")
     if isinstance(kwargs.get("target_modules"), list):
         kwargs["target_modules"] = tuple(kwargs["target_modules"])
-    return LoRATrainConfig(**kwargs), Path(output_dir) if output_dir is not None else None
+    return LoRATrainConfig(**kwargs), Path(output_dir) if output_dir is not None else None, processes
 
 
 class StudentTrainingJob(TrainingJob):
@@ -94,10 +103,13 @@ class StudentProvider(dspy.Provider):
         """Train base model `model` on `train_data`; return `student/<output dir>`."""
         if train_data_format not in (None, TrainDataFormat.CHAT, TrainDataFormat.CHAT.value):
             raise RagdistillError(f"the student provider trains on chat-format data, not {train_data_format}")
-        config, output_dir = config_from_kwargs(train_kwargs or {})
+        config, output_dir, processes = config_from_kwargs(train_kwargs or {})
         if output_dir is None:
             stamp = time.strftime("%Y%m%d-%H%M%S")
             output_dir = Path(get_finetune_directory()) / f"ragdistill-{stamp}-{uuid.uuid4().hex[:6]}"
         pairs = [chat_to_pair(record) for record in train_data]
-        train_student(pairs, model, output_dir, config)
+        if processes > 1:
+            train_in_processes(pairs, model, output_dir, config, processes)
+        else:
+            train_student(pairs, model, output_dir, config)
         return MODEL_PREFIX + str(output_dir)

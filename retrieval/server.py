@@ -38,6 +38,7 @@ from uvicorn.supervisors import Multiprocess
 from core.admission import AdmissionConfig
 from core.errors import RagdistillError
 from core.service import ServiceConfig, Warmup, error_responses, harden, warm_up
+from core.service_metrics import shared_metrics
 from retrieval.base import Hit, Retriever
 
 MAX_K = 100
@@ -197,7 +198,8 @@ def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: 
     uvicorn handles SIGTERM/SIGINT: in-flight requests finish before the process exits. With `processes` > 1,
     uvicorn's own supervisor (`uvicorn.supervisors.Multiprocess`) starts that many worker processes on the
     bound socket, each calling `build_app` (which must then be picklable: a module-level function or a
-    `functools.partial` of one), restarts a worker that dies, and stops them all on SIGTERM/SIGINT.
+    `functools.partial` of one), restarts a worker that dies, and stops them all on SIGTERM/SIGINT; the
+    workers share their metrics (`core.service_metrics.shared_metrics`), so one scrape counts all of them.
     """
     sock = bind_socket(host, port)
     try:
@@ -212,7 +214,8 @@ def serve_forever(host: str, port: int, build_app: Callable[[], FastAPI], path: 
             port=sock.getsockname()[1], log_level="warning", timeout_worker_healthcheck=WORKER_HEALTHCHECK_S,
         )  # fmt: skip
         print(f"serving at {url} from {processes} worker processes (each loads its own copy)", file=sys.stderr)
-        Multiprocess(config, sockets=[sock]).run()
+        with shared_metrics():
+            Multiprocess(config, sockets=[sock]).run()
     finally:
         sock.close()
 

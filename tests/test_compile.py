@@ -64,6 +64,7 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
     assert manifest["targets"]["teacher_answered"] == manifest["traces"]["examples"] == 3
     assert manifest["targets"]["from_teacher"] + manifest["targets"]["from_gold"] == 8
     assert manifest["training"]["epochs_completed"] > 0 and manifest["training"]["precision"] in ("fp32", "bf16")
+    assert manifest["training"]["processes"] == 1  # trained in this process
     # --program auto: the world's training questions include two-hop ones, so the multi-hop program is compiled,
     # and its query-writing steps get training targets too.
     two_hop = sum(example.hops == 2 for example in load_examples("train", limit=8))
@@ -115,6 +116,7 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
         (["--k", "0"], "k must be between 1 and 100"),
         (["--train", "missing.jsonl"], "missing.jsonl: no such file"),
         (["--targets", "all"], "unknown targets 'all'"),
+        (["--train-processes", "0"], "--train-processes must be at least 1"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_no_run(tmp_path, options, message):
@@ -123,3 +125,33 @@ def test_bad_input_is_one_line_and_leaves_no_run(tmp_path, options, message):
     lines = result.output.strip().splitlines()
     assert lines[-1].startswith("error: ") and message in lines[-1], result.output
     assert not (tmp_path / "runs").exists()
+
+
+@pytest.mark.slow  # 2 training processes each import torch and load the student: ~1-2 min on 2 shared cores
+def test_the_student_trains_on_two_processes(tmp_path, tiny_corpus_path, tiny_causal_dir, tiny_examples):
+    """`--train-processes 2`: the student stage trains under `accelerate launch`, then goes on as in one process."""
+    from safetensors.torch import load_file
+
+    from finetune.record import read_student_record
+    from programs.api import load_program
+
+    options = [
+        "--out", str(tmp_path / "runs"), "--name", "ddp", "--program", "rag", "--teacher", str(tiny_causal_dir),
+        "--student", "tiny-t5", "--retriever", "bm25", "--corpus", str(tiny_corpus_path),
+        "--index-dir", str(tmp_path / "index"), "--train-size", "6", "--trace-size", "2", "--dev-size", "2",
+        "--test-size", "3", "--epochs", "2", "--batch-size", "2", "--threads", "1", "--train-processes", "2",
+    ]  # fmt: skip
+    result = run(*options)
+    assert result.exit_code == 0, result.output
+    run_dir = tmp_path / "runs" / "ddp"
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    assert manifest["stages_done"] == ["index", "teacher", "student", "report"]
+    assert manifest["settings"]["train_processes"] == 2 and manifest["training"]["processes"] == 2
+    assert manifest["training"]["epochs_completed"] == 2 and manifest["training"]["batch_size"] == 2
+    assert read_student_record(run_dir / "student")["result"]["processes"] == 2  # what the trainer itself saw
+    weights = load_file(run_dir / "student" / "adapter_model.safetensors")
+    assert any(name.endswith("lora_B.weight") and bool(w.abs().sum() > 0) for name, w in weights.items())  # trained
+    assert not any(entry.name.startswith(".") for entry in run_dir.iterdir())  # written atomically, no temporaries
+    assert "student_distilled" in manifest["report"]["systems"]
+    prediction = load_program(run_dir)(tiny_examples[0].question)  # the trained student loads and answers
+    assert isinstance(prediction.answer, str) and prediction.passages

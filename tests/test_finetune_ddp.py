@@ -1,5 +1,6 @@
 """`accelerate launch --multi_gpu --num_processes 2 -m finetune.train`: data-parallel training on 2 CPU processes
-(DDP over gloo) gives a student as good as one process trained with the same global batch.
+(DDP over gloo) gives a student as good as one process trained with the same global batch; `finetune.launch`
+builds that command from a `LoRATrainConfig` and turns a failed launch into one error line.
 
 The tiny T5 is random, so it is fully fine-tuned (`--full-finetune`): LoRA on random weights does not learn
 the copy task in a minute, and the data-parallel path (sampler, gradient all-reduce, rank-0 save) is the same.
@@ -7,6 +8,7 @@ the copy task in a minute, and the data-parallel path (sampler, gradient all-red
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -16,7 +18,11 @@ from pathlib import Path
 
 import pytest
 
+from core.errors import RagdistillError
+from finetune.config import LoRATrainConfig
+from finetune.launch import failure_line, launch_command, train_in_processes
 from finetune.lm import StudentLM
+from finetune.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor"]
@@ -93,3 +99,34 @@ def test_two_processes_stop_together_at_the_time_budget(tiny_t5_dir: Path, tmp_p
     result = json.loads(done.stdout)
     assert 0 < result["epochs_completed"] < 1000 and result["best_val_loss"] is not None
     assert (tmp_path / "out" / "student.json").is_file()
+
+
+def test_the_launch_command_gives_finetune_train_the_same_settings(tmp_path: Path):
+    config = LoRATrainConfig(r=4, target_modules=("q", "v", "o"), learning_rate=3e-3, full_finetune=True, seed=7)
+    command = launch_command(tmp_path / "pairs.jsonl", "tiny-t5", tmp_path / "out", config, processes=2)
+    assert command[:6] == [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    assert command[6:8] == ["-m", "finetune.train"]
+    params = train_main.make_context("finetune.train", command[8:]).params  # parsed as the processes parse them
+    assert params.pop("data_path") == tmp_path / "pairs.jsonl" and params.pop("out_dir") == tmp_path / "out"
+    assert params.pop("model") == "tiny-t5" and params.pop("target_modules") == "q,v,o"
+    expected = dataclasses.asdict(config)
+    del expected["target_modules"]
+    assert params == expected
+    with pytest.raises(RagdistillError, match="at least 2"):
+        launch_command(tmp_path / "pairs.jsonl", "tiny-t5", tmp_path / "out", config, processes=1)
+
+
+def test_failure_line_prefers_the_error_line_over_the_launcher_traceback():
+    output = "loading\nerror: no such model\nerror: no such model\nTraceback...\nCalledProcessError: exit 2\n"
+    assert failure_line(output) == "no such model"
+    assert failure_line("Traceback...\nRuntimeError: gloo\n\n") == "RuntimeError: gloo"
+
+
+@pytest.mark.slow
+def test_a_failed_launch_is_one_error_line_and_writes_nothing(tmp_path: Path):
+    with pytest.raises(RagdistillError) as failed:
+        train_in_processes(PAIRS, str(tmp_path / "absent-model"), tmp_path / "out", LoRATrainConfig(), processes=2)
+    message = str(failed.value)
+    assert message.startswith("training on 2 processes failed (exit status ") and "\n" not in message
+    assert "absent-model" in message and "is not a local directory" in message  # the processes' own error line
+    assert not (tmp_path / "out").exists()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -178,7 +180,8 @@ def test_missing_run_dir_fails_at_start_with_one_line(tmp_path):
 
 @pytest.mark.slow  # two workers each import torch, DSPy and the run: 11-50 s on 2 shared cores, by load
 def test_processes_serve_from_several_workers_and_stop_cleanly(tiny_run, tiny_examples, tmp_path):
-    """`--processes 2`: two worker processes answer on one port; SIGTERM stops the supervisor and both."""
+    """`--processes 2`: two worker processes answer on one port, and any one scrape of /metrics counts what both
+    answered (their shared metrics directory lives as long as the service); SIGTERM stops the supervisor and both."""
     command = [sys.executable, "-m", "programs.serve", str(tiny_run), "--port", "0", "--processes", "2"]
     command += ["--timeout-s", "150"]  # a loaded 2-core machine answers a few questions in 10-30 s
     log = tmp_path / "serve.log"
@@ -186,15 +189,18 @@ def test_processes_serve_from_several_workers_and_stop_cleanly(tiny_run, tiny_ex
         server = subprocess.Popen(command, stderr=stderr, text=True)
     try:
         url = wait_for_url(server, log)
-        pids: set[int] = set()
+        health_by_pid: Counter[int] = Counter()
         deadline = time.monotonic() + 120
-        while len(pids) < 2 and server.poll() is None and time.monotonic() < deadline:
+        while len(health_by_pid) < 2 and server.poll() is None and time.monotonic() < deadline:
             try:  # each new connection goes to one worker or the other
-                pids.add(httpx.get(f"{url}/health", timeout=5).json()["pid"])
+                health_by_pid[httpx.get(f"{url}/health", timeout=30).json()["pid"]] += 1
             except httpx.TransportError:
                 time.sleep(0.2)  # the workers are still loading
+        pids = set(health_by_pid)
         assert len(pids) == 2 and server.pid not in pids, log.read_text()[-2000:]
         assert pids <= {int(pid) for pid in Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text().split()}
+        shared = list(Path(tempfile.gettempdir()).glob(f"ragdistill-metrics-{server.pid}-*"))
+        assert len(shared) == 1 and shared[0].is_dir()  # the workers' metrics directory, made by the supervisor
         questions = [example.question for example in tiny_examples[:2]] * 2
         with ThreadPoolExecutor(len(questions)) as pool:
             answers = list(
@@ -202,10 +208,18 @@ def test_processes_serve_from_several_workers_and_stop_cleanly(tiny_run, tiny_ex
             )
         assert [answer.status_code for answer in answers] == [200] * len(questions)
         assert [a.json()["answer"] for a in answers[:2]] == [a.json()["answer"] for a in answers[2:]]  # same model
+        scrapes = [metric_values(httpx.get(f"{url}/metrics", timeout=30).text) for _ in range(4)]  # either worker
     finally:
         server.send_signal(signal.SIGTERM)
         assert server.wait(timeout=60) == 0
     assert not any(Path(f"/proc/{pid}").exists() for pid in pids)  # the workers stopped with the supervisor
+    assert not shared[0].exists()  # and their metrics directory went with them
+    health = ("ragdistill_requests_total", (("route", "/health"), ("status", "2xx")))
+    answered = ("ragdistill_requests_total", (("route", "/v1/answer"), ("status", "2xx")))
+    for metrics in scrapes:  # every scrape, whichever worker answers it, counts the requests of both
+        assert metrics[health] == health_by_pid.total() and metrics[answered] == len(questions)
+        assert metrics[("ragdistill_in_flight_requests", ())] == 0 and metrics[("ragdistill_queue_depth", ())] == 0
+        assert metrics[("ragdistill_generate_batch_size_count", ())] >= 2  # each worker's warm-up at least
 
 
 def wait_for_url(server: subprocess.Popen, log: Path, timeout_s: float = 60) -> str:

@@ -78,7 +78,10 @@ class CompileConfig:
     epochs: float = 3.0
     """Student training epochs (over every training record: each question's answer step and query steps)."""
     batch_size: int = 8
-    """Student training batch size."""
+    """Student training batch size (per process with --train-processes)."""
+    train_processes: int = 1
+    """Processes training the student data-parallel (DDP under `accelerate launch`, one per GPU where there are
+    GPUs); 1 trains in this process."""
     learning_rate: float | None = None
     """Student learning rate (default: per model family, see finetune.lora.LoRATrainConfig)."""
     student_backend: Literal["auto", "ct2", "transformers"] = "auto"
@@ -118,6 +121,8 @@ def validate(config: CompileConfig) -> None:
             raise RagdistillError(f"unknown optimizer {name!r}: choose from {', '.join(TEACHER_OPTIMIZERS)}")
     check_k(config.k)
     check_teacher_spec(config.teacher, api_base=config.api_base)
+    if config.train_processes < 1:
+        raise RagdistillError("--train-processes must be at least 1")
     if config.max_demos < 0:
         raise RagdistillError("--max-demos must be 0 or more")
     for size in ("train_size", "trace_size", "dev_size", "test_size", "baseline_test_size"):

@@ -8,7 +8,8 @@ Stages, each recorded in `runs/<name>/manifest.json` when it finishes (so `--res
                `teacher_program.json`;
 3. `student` — `optimizers.distill.Distill`: the real `dspy.BootstrapFinetune` distils the compiled
                teacher's traces (and/or gold answers) into a LoRA student, saved as `student/` +
-               `student_program.json`;
+               `student_program.json` (trained in this process, or with `--train-processes N` by N
+               data-parallel processes under `accelerate launch`, see `finetune.launch`);
 4. `report`  — every system evaluated on the test split (`programs.evaluate`), written to `report/`.
 
 The settings are `programs.compile.config`, the run directory format `programs.rundir`, the stages
@@ -17,7 +18,8 @@ The settings are `programs.compile.config`, the run directory format `programs.r
 With no arguments it runs offline on the bundled fictional world with the offline teacher and student.
 Bad input (unknown program/optimizer/teacher, unreadable data, missing index) is rejected before
 `runs/<name>/` is created; each artifact is written atomically, so an interrupted run leaves only whole
-stages behind. Simplification: stages run in order in one process; there is no partial-stage resume.
+stages behind. Simplification: stages run in order in one process (multi-process training aside); there is no
+partial-stage resume.
 """
 
 from __future__ import annotations

@@ -104,6 +104,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
         "time_budget_s": config.train_minutes * 60 or None,
         "seed": config.seed,
         "progress": True,
+        "processes": config.train_processes,
     }
     distill = Distill(
         short_answer_exact_match,
@@ -130,7 +131,8 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
     anchor_students(student, run.dir)
     save_program(student, run.dir / program_file("student"))
     trained = read_student_record(run.dir / STUDENT_DIR).get("result", {})
-    training = {key: trained.get(key) for key in ("epochs_completed", "precision", "train_seconds", "batch_size")}
+    figures = ("epochs_completed", "precision", "train_seconds", "batch_size", "processes")
+    training = {key: trained.get(key) for key in figures}
     say(f"student trained on {distill.stats}: {training}", detail=True)
     # Loading the trained student converts it for the fast backend now, once, so evaluation and serving reuse it.
     used = student.predictors()[0].lm.student_engine.used

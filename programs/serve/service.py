@@ -20,10 +20,10 @@ stops on SIGTERM after in-flight requests finish; the service writes nothing to 
 
 `--processes N` runs N worker processes under uvicorn's supervisor (`retrieval.server.serve_forever`), each
 loading the run read-only with its own model, batcher and thread pool, and torch threads for its share of the
-cores; the kernel hands each connection to one of them. Each worker keeps its own admission and metrics, so
-`--workers`, `--max-waiting` and `--max-batch` are per process, and `GET /metrics` reports the counts of the
-worker that answers the scrape (`GET /health` names its `pid`): sum over workers in the scraper, or run one
-process per port behind a load balancer when one exact scrape matters.
+cores; the kernel hands each connection to one of them. Each worker keeps its own admission, so `--workers`,
+`--max-waiting` and `--max-batch` are per process; their metrics are shared (prometheus_client's multiprocess
+mode, `core.service_metrics.shared_metrics`), so `GET /metrics`, whichever worker answers it, counts the
+requests of all of them (`GET /health` names the answering worker's `pid`).
 
 Simplified: `--workers` sizes a process's thread pool; the model is loaded once per process;
 k is capped at 100 and chosen per request by copying the program (copies share retriever and model);

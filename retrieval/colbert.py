@@ -83,7 +83,7 @@ def plaid_knobs(settings: SearchSettings, depth: int) -> dict:
     }
 
 
-def _checkpoint_config(checkpoint_dir: Path, **overrides):
+def checkpoint_config(checkpoint_dir: Path, **overrides):
     """colbert-ai's config for a checkpoint, with `overrides` set explicitly."""
     import_colbert()
     from colbert.infra import ColBERTConfig
@@ -124,7 +124,7 @@ def build_plaid(
     checkpoint_dir = resolve_checkpoint(checkpoint)
     if Path(checkpoint).expanduser().is_dir():
         checkpoint = str(checkpoint_dir)  # absolute, so the manifest works from any working directory
-    config = _checkpoint_config(checkpoint_dir, index_path=str(out_dir), **asdict(settings))
+    config = checkpoint_config(checkpoint_dir, index_path=str(out_dir), **asdict(settings))
     with run_context(nranks):
         if encode_once:
             from retrieval.plaid_indexer import OnePassIndexer as Indexer
@@ -150,7 +150,7 @@ class ColBERTScorer:
             from colbert.modeling.checkpoint import Checkpoint
 
             checkpoint_dir = resolve_checkpoint(checkpoint)
-            config = _checkpoint_config(checkpoint_dir, doc_maxlen=doc_maxlen)
+            config = checkpoint_config(checkpoint_dir, doc_maxlen=doc_maxlen)
             with run_context():
                 model = Checkpoint(str(checkpoint_dir), colbert_config=config, verbose=0)
         self.model = model
@@ -230,7 +230,7 @@ class ColBERTRetriever:
     def _open_searcher(self, manifest: dict, search: SearchSettings):
         settings = manifest["settings"]
         checkpoint_dir = resolve_checkpoint(manifest["checkpoint"])
-        config = _checkpoint_config(
+        config = checkpoint_config(
             checkpoint_dir,
             nbits=settings["nbits"],
             doc_maxlen=settings["doc_maxlen"],

@@ -9,9 +9,11 @@ and the build costs about two encoder passes.
 Here the encoder keeps the sample's embeddings (in float16, the precision the index stores anyway) and
 `index()` takes a sampled passage's embeddings from there instead of encoding it again; only passages
 outside the sample are encoded in the index pass. Nothing else changes: the same pids are sampled (same
-seed), k-means sees the same sample, the same embeddings are compressed. When the sample is the whole
-collection and fits one chunk (N up to 25,000), the sample is encoded in the same call, batches and order
-as colbert-ai's index pass would encode it, so the index comes out byte for byte the same.
+seed), k-means sees the same sample, the same passages are compressed. When the sample is the whole
+collection and fits one chunk (N below 25,000 on one rank), colbert-ai's index pass would encode it in the
+same call, batches and order as the sample, so the index holds exactly the same tensors (codes, residuals,
+centroids, IVF). Otherwise a sampled passage keeps the embeddings it got in the sample's batches, which
+differ from a fresh encoding only by float rounding (padding lengths differ).
 
 The hook is as narrow as colbert-ai allows: `OnePassIndexer` is its `Indexer` with `encode_once` as the
 function each rank runs (colbert-ai's `encode`, building our `OnePassCollectionIndexer`), which differs from

@@ -22,7 +22,6 @@ a build costs).
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import tempfile
@@ -32,8 +31,7 @@ from pathlib import Path
 
 import click
 
-from benchmarks.retrieval import rounded
-from core.atomic import write_text_atomic
+from benchmarks.retrieval import print_report
 from core.errors import exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, WORLD_DIR, Passage, load_corpus, load_examples
 from retrieval.build import build_index
@@ -103,8 +101,14 @@ def compare_search(index_dirs: tuple[Path, Path], examples: list) -> dict:
 @click.option("--questions", default=str(WORLD_DIR / "test.jsonl"), show_default=True, help="JSONL, gold_pids.")
 @click.option("--limit", type=click.IntRange(1), help="Index only the first N passages.")
 @click.option("--checkpoint", help="ColBERT checkpoint [default: the build's default].")
-@click.option("--nbits", default=IndexSettings.nbits, show_default=True, type=click.Choice(["1", "2", "4"]))
-@click.option("--doc-maxlen", default=IndexSettings.doc_maxlen, show_default=True, type=int)
+@click.option(
+    "--nbits",
+    default=IndexSettings.nbits,
+    show_default=True,
+    type=click.Choice(["1", "2", "4"]),
+    help="Bits per residual dim.",
+)
+@click.option("--doc-maxlen", default=IndexSettings.doc_maxlen, show_default=True, help="Tokens kept per passage.")
 @click.option("--before", is_flag=True, help="Also build with colbert-ai's own indexer and compare search results.")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON here.")
 @exit_cleanly_on_error
@@ -146,10 +150,7 @@ def main(
         if before:
             click.echo("comparing search results ...", err=True)
             report["search"] = compare_search(index_dirs, load_examples(questions))
-    text = json.dumps(rounded(report), indent=2)
-    if out:
-        write_text_atomic(out, text + "\n")
-    click.echo(text)
+    print_report(report, out)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,14 @@ def rounded(value: object, digits: int = 4) -> object:
     return value
 
 
+def print_report(report: dict, out: str | None) -> None:
+    """Print `report` as JSON (floats rounded) on stdout and, with `out`, write it there too (atomically)."""
+    text = json.dumps(rounded(report), indent=2)
+    if out:
+        write_text_atomic(out, text + "\n")
+    click.echo(text)
+
+
 def directory_bytes(path: Path) -> int:
     """Total size of the files under `path`."""
     return sum(file.stat().st_size for file in path.rglob("*") if file.is_file())
@@ -281,10 +289,7 @@ def main(
         index_dir = Path(report["datasets"][benchmarked[0]]["index_dir"])
         report["load_test"] = {"dataset": benchmarked[0]}
         report["load_test"] |= load_test(index_dir, load_retriever, questions, load_seconds, clients)
-    text = json.dumps(rounded(report), indent=2)
-    if out:
-        write_text_atomic(out, text + "\n")
-    click.echo(text)
+    print_report(report, out)
 
 
 if __name__ == "__main__":

@@ -59,10 +59,12 @@ def build_index(
     doc_maxlen: int = 180,
     kmeans_niters: int = 4,
     nranks: int | None = None,
+    encode_once: bool = True,
 ) -> Path:
     """Index `corpus` into `index_dir` (replacing what is there, atomically) and return the directory.
 
-    `nranks`: colbert-ai indexing processes, one per GPU (see `retrieval.compat.check_nranks`)."""
+    `nranks`: colbert-ai indexing processes, one per GPU (see `retrieval.compat.check_nranks`); `encode_once`:
+    False builds the ColBERT part with colbert-ai's own indexer (see `retrieval.colbert.build_plaid`)."""
     parts = [part for part in ALL_PARTS if part in set(parts)]
     settings = IndexSettings(nbits=nbits, doc_maxlen=doc_maxlen, kmeans_niters=kmeans_niters)
     validate_index_input(corpus, settings)
@@ -72,7 +74,14 @@ def build_index(
         write_text_atomic(tmp / PASSAGES_FILE, passages_jsonl(corpus))
         manifest: dict = {"retrievers": parts, "corpus_sha256": corpus_sha256(corpus), "passages": len(corpus)}
         if "colbert" in parts:
-            manifest |= build_plaid(corpus, tmp / COLBERT_DIR, checkpoint=checkpoint, settings=settings, nranks=nranks)
+            manifest |= build_plaid(
+                corpus,
+                tmp / COLBERT_DIR,
+                checkpoint=checkpoint,
+                settings=settings,
+                nranks=nranks,
+                encode_once=encode_once,
+            )
         if "bm25" in parts:
             build_bm25(corpus, tmp / BM25_DIR)
         manifest["updates"] = {"added": 0, "deleted": 0}

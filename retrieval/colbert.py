@@ -1,7 +1,8 @@
 """ColBERT late-interaction retrieval with colbert-ai: build a PLAID index, search it, score passages.
 
-- `build_plaid` writes the `colbert/` part of an index directory (colbert-ai's PLAID index); the whole
-  directory (passages, BM25 part, manifest) is written by `retrieval.build`, the format is `retrieval.indexdir`.
+- `build_plaid` writes the `colbert/` part of an index directory (colbert-ai's PLAID index, built by its
+  indexer changed to encode each passage once: `retrieval.plaid_indexer`); the whole directory (passages,
+  BM25 part, manifest) is written by `retrieval.build`, the format is `retrieval.indexdir`.
 - `ColBERTRetriever` loads colbert-ai's Searcher once and answers `search` / `search_batch` with `Hit`s.
   Passages added since the build (the side store, see updates.py) are scored exactly with MaxSim and
   merged with the PLAID hits by score; replaced and deleted passages are filtered out of the PLAID hits.
@@ -82,7 +83,7 @@ def plaid_knobs(settings: SearchSettings, depth: int) -> dict:
     }
 
 
-def _checkpoint_config(checkpoint_dir: Path, **overrides):
+def checkpoint_config(checkpoint_dir: Path, **overrides):
     """colbert-ai's config for a checkpoint, with `overrides` set explicitly."""
     import_colbert()
     from colbert.infra import ColBERTConfig
@@ -107,9 +108,14 @@ def build_plaid(
     checkpoint: str | None,
     settings: IndexSettings,
     nranks: int | None = None,
+    encode_once: bool = True,
 ) -> dict:
     """Index `corpus` with colbert-ai into `out_dir` (a fresh directory) with `nranks` processes (default: one per
-    GPU, 1 on CPU); returns the manifest's ColBERT entries."""
+    GPU, 1 on CPU); returns the manifest's ColBERT entries.
+
+    `encode_once`: each passage goes through the encoder once (`retrieval.plaid_indexer`); False runs colbert-ai's
+    own indexer, which encodes its k-means sample (below 30,720 passages, all of them) a second time — kept to
+    compare against (benchmarks/index.py, tests/test_plaid_indexer.py)."""
     check_settings(settings)
     if checkpoint is None:
         checkpoint, note = default_checkpoint()
@@ -118,9 +124,12 @@ def build_plaid(
     checkpoint_dir = resolve_checkpoint(checkpoint)
     if Path(checkpoint).expanduser().is_dir():
         checkpoint = str(checkpoint_dir)  # absolute, so the manifest works from any working directory
-    config = _checkpoint_config(checkpoint_dir, index_path=str(out_dir), **asdict(settings))
+    config = checkpoint_config(checkpoint_dir, index_path=str(out_dir), **asdict(settings))
     with run_context(nranks):
-        from colbert import Indexer
+        if encode_once:
+            from retrieval.plaid_indexer import OnePassIndexer as Indexer
+        else:
+            from colbert import Indexer
 
         indexer = Indexer(checkpoint=str(checkpoint_dir), config=config, verbose=0)
         indexer.index(name=out_dir.name, collection=[p.as_context() for p in corpus], overwrite=False)
@@ -141,7 +150,7 @@ class ColBERTScorer:
             from colbert.modeling.checkpoint import Checkpoint
 
             checkpoint_dir = resolve_checkpoint(checkpoint)
-            config = _checkpoint_config(checkpoint_dir, doc_maxlen=doc_maxlen)
+            config = checkpoint_config(checkpoint_dir, doc_maxlen=doc_maxlen)
             with run_context():
                 model = Checkpoint(str(checkpoint_dir), colbert_config=config, verbose=0)
         self.model = model
@@ -221,7 +230,7 @@ class ColBERTRetriever:
     def _open_searcher(self, manifest: dict, search: SearchSettings):
         settings = manifest["settings"]
         checkpoint_dir = resolve_checkpoint(manifest["checkpoint"])
-        config = _checkpoint_config(
+        config = checkpoint_config(
             checkpoint_dir,
             nbits=settings["nbits"],
             doc_maxlen=settings["doc_maxlen"],

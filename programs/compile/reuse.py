@@ -70,7 +70,7 @@ def reuse_teacher(run: Run, config: CompileConfig) -> dict:
     source = traces_source(config)
     shutil.copyfile(source / program_file("teacher"), run.dir / program_file("teacher"))
     teacher = dict(read_run_manifest(source).get("teacher") or {})
-    return {"teacher": {**teacher, "from_run": str(source.resolve())}}
+    return {"teacher": {**teacher, "from_run": config.traces_from}}  # as given: no absolute path in a run
 
 
 def saved_traces(run: Run, config: CompileConfig, teacher: dspy.Module, trainset: list[dspy.Example]) -> list[dict]:

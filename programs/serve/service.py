@@ -7,12 +7,12 @@ Endpoints (FastAPI; the schema, with every constraint and error status, is serve
 - `GET /health` (loaded model, index, versions, run) and `GET /metrics` (Prometheus, see `core.service_metrics`).
 
 Admission (`core.admission`): `--workers` requests are answered at once and `--max-waiting` more may wait;
-beyond that, or when the line ahead would not be answered within `--timeout-s` (judged by the mean time of
-an answer, seeded at startup by one warm-up question, `core.service.warm_up`), a request is answered 503
-with `Retry-After` at once. A request not started within
-`--timeout-s` of its admission, or whose client left, is never computed (504 / dropped); one that runs past
-it is answered 504. The questions of a request run in a thread pool and the student's generation is shared
-by a `engine.batching.MicroBatcher`, so questions arriving together (one batch request, or concurrent
+beyond that, or when a new request would probably not be answered within `--timeout-s` (judged by the work
+of an answer with the cores shared, seeded at startup by one warm-up question, `core.service.warm_up`), a
+request is answered 503 with `Retry-After` at once. A request not started within `--timeout-s` of its
+admission, or whose client left, is never computed (504 / dropped); one that runs past it is answered 504.
+The questions of a request run in a thread pool and the student's generation is shared by a
+`engine.batching.MicroBatcher`, so questions arriving together (one batch request, or concurrent
 requests) are generated in one `generate` call of up to `--max-batch` prompts; each generate call is
 reported to the metrics (batch size, tokens). Bad input is answered 400 (not JSON) or 422 (does not fit
 the schema) with `{"error": message}`; off loopback an API key is required (`core.service`). uvicorn

@@ -31,7 +31,7 @@ import click
 
 from core.atomic import write_text_atomic
 from core.cli import dataclass_options
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import RagdistillError, exit_cleanly_on_error, first_line
 from data.world import to_jsonl
 
 HUB_ID = "hotpotqa/hotpot_qa"
@@ -98,7 +98,7 @@ def _load_split(config: HotpotQAConfig, split: str):
         else:
             dataset = datasets.load_dataset(config.source, config.config, split=split)
     except Exception as err:  # datasets raises many types; all mean "cannot read this source"
-        raise RagdistillError(f"cannot load {config.source!r} split {split!r}: {str(err).splitlines()[0]}") from None
+        raise RagdistillError(f"cannot load {config.source!r} split {split!r}: {first_line(err)}") from None
     return dataset.select(range(min(config.limit, len(dataset))))
 
 

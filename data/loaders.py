@@ -37,7 +37,7 @@ from pathlib import Path
 
 import dspy
 
-from core.errors import RagdistillError
+from core.errors import RagdistillError, first_line
 
 WORLD_DIR = Path(__file__).resolve().parent / "world"
 WORLD_CORPUS = WORLD_DIR / "corpus.jsonl"
@@ -262,7 +262,7 @@ def _hf_examples(source: str, split: str | None, require_answers: bool, skip_bad
         else:
             dataset = datasets.load_dataset(source, split=split)
     except Exception as err:  # datasets raises many types; all mean "cannot read this source"
-        raise RagdistillError(f"cannot load dataset {source!r}: {str(err).splitlines()[0]}") from None
+        raise RagdistillError(f"cannot load dataset {source!r}: {first_line(err)}") from None
     if isinstance(dataset, datasets.DatasetDict):
         if split is None or split not in dataset:
             raise RagdistillError(f"dataset {source!r} has splits {sorted(dataset)}: choose one with split=")

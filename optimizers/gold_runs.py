@@ -9,8 +9,8 @@ only, no LM call, which is why distillation asks the teacher about a few trainin
 rest with gold runs (`Distill(teacher_questions=...)`).
 
 While `gold_run` lasts, the program's predictors answer from `optimizers.targets.gold_outputs` (their
-`forward` is replaced on the instance and restored after). A query step with no gold target (the second hop
-of a one-hop question, whose passage the first hop found) searches with the question itself and is left out
+`forward` is replaced on the instance and restored after). A query step with no gold target (a later hop whose
+missing passage's title none of its inputs names) searches with the question itself and is left out
 of the trace, as is any call without a gold target: only calls with a gold target become training data.
 
 Simplified: runs are sequential (the predictors are patched in place, so the program must not answer anything

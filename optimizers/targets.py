@@ -14,7 +14,10 @@ So on a two-hop bridge question ("In which city was the founder of Shovki Foundr
 the entity the question names ("Shovki Foundry"); once that passage is found, it names the bridge entity, and
 the second query is the bridge passage's title ("Naer Kaevshork"). A comparison question ("Which is older, A
 or B?") names both entities: the first query is A, the second B (unless the first hop found B too). A one-hop
-question whose passage the first hop found gives the second step no target.
+question whose passage the first hop found gives the second step no query; that step is taught to stop instead:
+
+    a later step (its context is not empty) whose context holds every supporting passage gets `NO_QUERY` ("none"),
+    and `MultiHopRAG` then answers from what it has.
 
 Limits, said plainly:
 - "Read" means the title's words occur as whole words in the question or a found passage, compared after
@@ -43,6 +46,8 @@ from dspy.evaluate.metrics import normalize_text
 from data.loaders import Passage
 
 QUERY_FIELD = "query"
+NO_QUERY = "none"
+"""The query that says a step's context already holds every passage needed: `MultiHopRAG` stops searching."""
 
 _PARENTHETICAL = re.compile(r"\s*\([^()]*\)\s*$")
 _POSSESSIVE = re.compile(r"['\u2019]s\b")
@@ -83,16 +88,25 @@ class QueryTargets:
                 return mention(passage.title)
         return None
 
+    def complete(self, example: dspy.Example, inputs: Mapping[str, Any]) -> bool:
+        """Whether a later step's context (not empty) already holds every supporting passage: nothing to search."""
+        context = [str(passage) for passage in inputs.get("context") or []]
+        supporting = [self.passages[str(pid)] for pid in example.get("gold_pids") or [] if str(pid) in self.passages]
+        return bool(context and supporting) and all(passage.as_context() in context for passage in supporting)
+
 
 def gold_outputs(
     predictor: dspy.Predict, inputs: Mapping[str, Any], example: dspy.Example, queries: QueryTargets | None
 ) -> dict[str, Any] | None:
     """The gold outputs of one predictor call: the example's labels when it has every output field (the answer
-    step), a derived query for a query step when `queries` is given, else None (the call has no gold target)."""
+    step), a derived query (or `NO_QUERY`) for a query step when `queries` is given, else None (no gold target)."""
     labels = example.labels()
     names = list(predictor.signature.output_fields)
     if all(name in labels for name in names):
         return {name: labels[name] for name in names}
-    if names == [QUERY_FIELD] and queries is not None and (query := queries.query(example, inputs)):
-        return {QUERY_FIELD: query}
+    if names == [QUERY_FIELD] and queries is not None:
+        if query := queries.query(example, inputs):
+            return {QUERY_FIELD: query}
+        if queries.complete(example, inputs):
+            return {QUERY_FIELD: NO_QUERY}
     return None

@@ -6,7 +6,9 @@ Each program takes its retriever when it is built, never from `dspy.settings`, a
 one list per hop, so a report can tell which hop found a passage).
 
 `choose_program(trainset)` is `--program auto`: the multi-hop program when the training questions include
-two-hop ones (two or more gold passages, or `hops` 2), the single-hop one otherwise.
+two-hop ones (two or more gold passages, or `hops` 2), the single-hop one otherwise. `balanced_by_hops` draws a
+multi-hop program's training questions half one-hop, half two-hop, so that its second query step sees as many
+questions where it must search again as questions where it must stop.
 
 The retriever is any object with `search(query, k) -> list[Hit]` (see `retrieval/base.py`), a
 `dspy.ColBERTv2` client, or the URL of a ColBERTv2-protocol server (ours, `python -m retrieval.serve`,
@@ -14,8 +16,15 @@ or the hosted one). It lives in a `PassageSearch` holder that is not a DSPy para
 of `program.save("x.json")`, and that program copies share instead of copying (optimizers deep-copy
 programs many times; an index must not be copied each time).
 
+`MultiHopRAG` stops early when a later hop's query writer says nothing is missing (`NO_QUERY`, "none"): a
+one-hop question then answers from the first hop's passages alone, as `RAG` would, instead of from whatever a
+needless second search brings. Its answer context puts the latest hop's passages first: the last query asked
+for what was still missing, so on a bridge question ("Where was the founder of X born?") the passages about the
+bridge entity, which hold the answer, lead, and the passages about X, which only name the bridge, follow. A
+small student then learns one rule for both kinds of question: the answer is in the passages found last.
+
 Simplified: one `dspy.Predict` per step (no chain of thought), one search per hop (no batching), and
-multi-hop context is the de-duplicated union of every hop's passages in the order found (no re-ranking).
+multi-hop context is the de-duplicated union of every hop's passages, latest hop first (no re-ranking).
 """
 
 from __future__ import annotations
@@ -23,8 +32,10 @@ from __future__ import annotations
 from typing import Any
 
 import dspy
+from dspy.evaluate.metrics import normalize_text
 
 from core.errors import RagdistillError
+from optimizers.targets import NO_QUERY
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
 from retrieval.base import Hit, check_k
 
@@ -92,7 +103,7 @@ class RAG(dspy.Module):
 
 
 class MultiHopRAG(dspy.Module):
-    """Write a query, retrieve, write a new query from what was found, retrieve again, then answer."""
+    """Write a query, retrieve, write a new query from what was found (or `NO_QUERY`), retrieve again, answer."""
 
     def __init__(self, retriever: Any, k: int = 5, hops: int = 2):
         super().__init__()
@@ -102,20 +113,31 @@ class MultiHopRAG(dspy.Module):
         self.generate_answer = dspy.Predict(GenerateAnswer)
 
     def forward(self, question: str) -> dspy.Prediction:
-        context: list[str] = []
-        hits: list[Hit] = []
+        found_by_hop: list[list[Hit]] = []  # the passages each hop added, none twice
         hop_pids: list[list[str]] = []
-        for generate_query in self.generate_query:
+        for hop, generate_query in enumerate(self.generate_query):
+            # A new list per step (DSPy's trace keeps each call's inputs by reference), latest hop first.
+            context = [hit.as_context() for hits in reversed(found_by_hop) for hit in hits]
             query = generate_query(context=context, question=question).query
+            if hop and is_no_query(query):
+                break
             found = self.search.search(query, self.k)
             hop_pids.append([hit.pid for hit in found])
-            context = list(context)  # a new list per hop: DSPy's trace keeps each call's inputs by reference
+            seen, added = set(context), []
             for hit in found:
-                if hit.as_context() not in context:
-                    context.append(hit.as_context())
-                    hits.append(hit)
+                if hit.as_context() not in seen:
+                    seen.add(hit.as_context())
+                    added.append(hit)
+            found_by_hop.append(added)
+        hits = [hit for hits in reversed(found_by_hop) for hit in hits]
+        context = [hit.as_context() for hit in hits]
         prediction = self.generate_answer(context=context, question=question)
         return dspy.Prediction(answer=prediction.answer, context=context, passages=hits, hop_pids=hop_pids)
+
+
+def is_no_query(query: str) -> bool:
+    """Whether a query writer said that nothing is missing: `NO_QUERY` (any case, punctuation) or nothing at all."""
+    return normalize_text(str(query or "")) in ("", NO_QUERY)
 
 
 class ClosedBook(dspy.Module):
@@ -142,8 +164,23 @@ def build_program(name: str, retriever: Any = None, k: int = 5) -> dspy.Module:
     return RAG(retriever, k=k) if name == "rag" else MultiHopRAG(retriever, k=k)
 
 
+def is_two_hop(example: dspy.Example) -> bool:
+    """Whether a QA example is a two-hop question (its `hops`, 2 for two or more gold passages)."""
+    return int(example.get("hops") or 1) >= 2
+
+
 def choose_program(trainset: list[dspy.Example]) -> tuple[str, str]:
     """`--program auto`: `multihop` when a training question is two-hop, else `rag`; with the reason, in words."""
-    two_hop = sum(1 for example in trainset if int(example.get("hops") or 1) >= 2)
+    two_hop = sum(map(is_two_hop, trainset))
     name = "multihop" if two_hop else "rag"
     return name, f"auto: {two_hop} of {len(trainset)} training questions have two gold passages"
+
+
+def balanced_by_hops(pool: list[dspy.Example], size: int) -> list[dspy.Example]:
+    """`size` questions of `pool`, half one-hop and half two-hop (the other kind fills in where one runs short),
+    each kind in pool order, the result in pool order."""
+    two_hop = [i for i, example in enumerate(pool) if is_two_hop(example)]
+    one_hop = [i for i, example in enumerate(pool) if not is_two_hop(example)]
+    take_two = min(len(two_hop), max(size // 2, size - len(one_hop)))
+    chosen = sorted(two_hop[:take_two] + one_hop[: size - take_two])
+    return [pool[i] for i in chosen]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import dspy
 
+from optimizers.targets import NO_QUERY
+
 
 class GenerateAnswer(dspy.Signature):
     """Answer the question with a short phrase taken from the context."""
@@ -22,7 +24,7 @@ class GenerateSearchQuery(dspy.Signature):
 
     context: list[str] = dspy.InputField(desc="passages found so far, each as 'title | text'")
     question: str = dspy.InputField()
-    query: str = dspy.OutputField(desc="a few keywords naming what is still missing")
+    query: str = dspy.OutputField(desc=f"a few keywords naming what is still missing, or '{NO_QUERY}' if nothing is")
 
 
 class ClosedBookAnswer(dspy.Signature):

@@ -39,9 +39,10 @@ def test_help_documents_every_option():
 
 
 def with_training_passages(tmp_path: Path, tiny_corpus: list[Passage]) -> Path:
-    """The tiny corpus plus the gold passages of the first 8 training questions (their query targets need them)."""
+    """The tiny corpus plus the gold passages of the first 32 training questions (the pool 8 balanced training
+    questions are drawn from: their query targets need them)."""
     world = {passage.pid: passage for passage in load_corpus(WORLD_CORPUS)}
-    gold = [world[pid] for example in load_examples("train", limit=8) for pid in example.gold_pids]
+    gold = [world[pid] for example in load_examples("train", limit=32) for pid in example.gold_pids]
     passages = list({passage.pid: passage for passage in [*tiny_corpus, *gold]}.values())
     path = tmp_path / "corpus.jsonl"
     path.write_text(to_jsonl([dataclasses.asdict(passage) for passage in passages]), encoding="utf-8")
@@ -70,6 +71,8 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
     two_hop = sum(example.hops == 2 for example in load_examples("train", limit=8))
     assert manifest["program"] == "multihop" and manifest["settings"]["program"] == "auto"
     assert manifest["program_choice"] == f"auto: {two_hop} of 8 training questions have two gold passages"
+    # Its training questions are drawn half two-hop (--balance-hops): the second query learns to search and to stop.
+    assert manifest["data"]["train"] == {"source": "train", "questions": 8, "two_hop": 4}
     steps = manifest["targets"]["steps"]
     assert set(steps) == {"generate_query[0]", "generate_query[1]", "generate_answer"}
     assert sum(steps["generate_answer"].values()) == 8 and sum(steps["generate_query[0]"].values()) > 0
@@ -81,7 +84,8 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
     assert report["systems"]["student_distilled"]["engine"].startswith(expected_backend)
     distilled = report["systems"]["student_distilled"]
     assert sum(group["questions"] for group in distilled["by_hops"].values()) == 4
-    assert set(distilled["gold_found_by_hop"]) == {"hop_1", "hop_2", "missed"}
+    # One key per hop that searched on some question (the student may stop after the first everywhere).
+    assert {"hop_1", "missed"} <= set(distilled["gold_found_by_hop"]) <= {"hop_1", "hop_2", "missed"}
     assert "student_distilled" in result.output  # the summary table
 
     again = run(*tiny_options(tmp_path, corpus_path, tiny_causal_dir), "--resume")

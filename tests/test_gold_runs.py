@@ -7,7 +7,7 @@ import pytest
 
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
 from optimizers.gold_runs import gold_run, gold_runs
-from optimizers.targets import QueryTargets
+from optimizers.targets import NO_QUERY, QueryTargets
 from programs.rag import MultiHopRAG
 from retrieval.bm25 import BM25Retriever
 from retrieval.build import build_index
@@ -40,12 +40,16 @@ def test_two_hop_gold_run_searches_the_gold_queries_and_answers_on_what_they_fou
     assert answer.answer == example.answer
 
 
-def test_one_hop_gold_run_leaves_out_the_second_query_and_calls_no_lm(world):
+def test_one_hop_gold_run_stops_after_the_first_hop_and_calls_no_lm(world):
     program, queries, examples = world
     example = next(e for e in examples if e.question == "Which country does Daithbaesholm belong to?")
     with dspy.context(lm=None):  # any LM call would fail: a gold run only searches
         trace = gold_run(program, example, queries)
-    assert _names(program, trace) == ["generate_query[0]", "generate_answer"]
+    assert _names(program, trace) == ["generate_query[0]", "generate_query[1]", "generate_answer"]
+    (_, _, query_1), (_, _, query_2), (_, answer_inputs, _) = trace
+    # The first hop found the country's passage, so the second step says nothing is missing and no search follows.
+    assert query_1.query == "Daithbaesholm" and query_2.query == NO_QUERY
+    assert all(passage in trace[1][1]["context"] for passage in answer_inputs["context"])
     assert not hasattr(program.generate_answer, "forward") or "forward" not in vars(program.generate_answer)
 
 

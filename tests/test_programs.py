@@ -22,6 +22,7 @@ from programs.rag import (
     ClosedBook,
     MultiHopRAG,
     PassageSearch,
+    balanced_by_hops,
     build_program,
     choose_program,
     hit_from_colbertv2,
@@ -108,15 +109,26 @@ def test_multihop_writes_two_queries_and_deduplicates_context(retriever):
         prediction = program(question="Where was the founder of Zorvath born?")
         trace = list(dspy.settings.trace)
     assert retriever.queries == ["Zorvath founder", "Queen Elna born Zorvath"]
-    # Hop 1 finds p1, p4; hop 2 finds p1 (again) and p2: p1 is kept once.
-    assert [hit.pid for hit in prediction.passages] == ["p1", "p4", "p2"]
+    # Hop 1 finds p1, p4; hop 2 finds p1 (again) and p2: p1 is kept once, and the latest hop's passages lead.
+    assert [hit.pid for hit in prediction.passages] == ["p2", "p1", "p4"]
     assert prediction.hop_pids == [["p1", "p4"], ["p1", "p2"]]
-    assert len(prediction.context) == 3
+    assert prediction.context == [hit.as_context() for hit in prediction.passages]
     assert prediction.answer == "Miralune"
     # The second query writer saw what the first hop found; the trace keeps what each step saw (distillation
     # trains on it), so the first step's context stays empty.
     assert "Kestrel Bridge crosses the Zorvath river." in lm.history[1]["messages"][-1]["content"]
     assert [len(inputs["context"]) for _, inputs, _ in trace] == [0, 2, 3]
+
+
+@pytest.mark.parametrize("stop", ["none", "None.", ""])
+def test_multihop_stops_searching_when_the_query_writer_says_nothing_is_missing(retriever, stop):
+    lm = DummyLM([{"query": "Zorvath founder"}, {"query": stop}, {"answer": "Queen Elna"}])
+    with dspy.context(lm=lm):
+        prediction = MultiHopRAG(retriever, k=2, hops=2)(question="Who founded Zorvath?")
+    assert retriever.queries == ["Zorvath founder"]
+    assert prediction.hop_pids == [["p1", "p4"]]
+    assert [hit.pid for hit in prediction.passages] == ["p1", "p4"]
+    assert prediction.answer == "Queen Elna"
 
 
 def test_closed_book_answers_without_retrieval():
@@ -186,3 +198,16 @@ def test_auto_program_is_multihop_on_the_world_and_rag_on_single_hop_data(tiny_e
     assert choose_program(world) == ("multihop", f"auto: {two_hop} of 100 training questions have two gold passages")
     assert choose_program(tiny_examples) == ("rag", "auto: 0 of 12 training questions have two gold passages")
     assert choose_program(EXAMPLES)[0] == "multihop"  # q5 has two gold passages
+
+
+def test_balanced_training_questions_are_half_two_hop_in_file_order():
+    pool = load_examples("train", limit=160)
+    chosen = balanced_by_hops(pool, 40)
+    assert len(chosen) == 40 and sum(example.hops == 2 for example in chosen) == 20
+    assert [example.id for example in chosen] == sorted(example.id for example in chosen)
+    # Each kind is taken from the start of the file: the first 20 two-hop questions of the pool are all there.
+    assert [e.id for e in chosen if e.hops == 2] == [e.id for e in pool if e.hops == 2][:20]
+    # Where one kind runs short, the other fills in.
+    few = [e for e in pool if e.hops == 1][:30] + [e for e in pool if e.hops == 2][:3]
+    assert sum(example.hops == 2 for example in balanced_by_hops(few, 20)) == 3
+    assert len(balanced_by_hops(few, 20)) == 20

@@ -8,7 +8,7 @@ import dspy
 import pytest
 
 from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
-from optimizers.targets import QueryTargets, gold_outputs, mention, readable
+from optimizers.targets import NO_QUERY, QueryTargets, gold_outputs, mention, readable
 from programs.signatures import GenerateAnswer, GenerateSearchQuery
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -44,7 +44,11 @@ def test_one_hop_question_found_by_the_first_hop_gives_the_second_step_no_target
     example = next(e for e in examples if e.hops == 1 and e.question == "Which country does Daithbaesholm belong to?")
     (passage,) = (corpus[pid] for pid in example.gold_pids)
     assert targets.query(example, {"question": example.question, "context": []}) == "Daithbaesholm"
-    assert targets.query(example, {"question": example.question, "context": [passage.as_context()]}) is None
+    found = {"question": example.question, "context": [passage.as_context()]}
+    assert targets.query(example, found) is None
+    # No query, but a stop: the step is taught to say that nothing is missing (and the first step never is).
+    assert targets.complete(example, found) and not targets.complete(example, {"question": example.question})
+    assert gold_outputs(dspy.Predict(GenerateSearchQuery), found, example, targets) == {"query": NO_QUERY}
 
 
 COMPARISON = [
@@ -65,6 +69,8 @@ def test_comparison_question_gets_both_titles_one_per_hop():
     )
     found_both = [COMPARISON[0].as_context(), COMPARISON[1].as_context()]
     assert targets.query(example, {"question": example.question, "context": found_both}) is None
+    assert targets.complete(example, {"question": example.question, "context": found_both})
+    assert not targets.complete(example, {"question": example.question, "context": found_both[:1]})
 
 
 def test_a_title_that_cannot_be_read_is_never_guessed():
@@ -74,7 +80,10 @@ def test_a_title_that_cannot_be_read_is_never_guessed():
     assert targets.query(example, {"question": example.question, "context": []}) is None
     assert targets.query(example, {"question": example.question, "context": [COMPARISON[0].as_context()]}) == "Orrin"
     # Supporting passages missing from the corpus are ignored.
-    assert targets.query(dspy.Example(question="Orrin?", gold_pids=["absent"]), {"question": "Orrin?"}) is None
+    absent = dspy.Example(question="Orrin?", gold_pids=["absent"])
+    assert targets.query(absent, {"question": "Orrin?"}) is None
+    # An example whose supporting passages are unknown never teaches a stop either.
+    assert not targets.complete(absent, {"question": "Orrin?", "context": [COMPARISON[2].as_context()]})
 
 
 def test_mentions_drop_parentheticals_and_possessives():

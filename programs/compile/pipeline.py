@@ -33,10 +33,12 @@ from data.loaders import file_sha256, load_corpus, load_examples
 from programs.compile.config import CompileConfig, validate
 from programs.compile.reuse import check_traces_source, traced_program
 from programs.compile.stages import index_stage, report_stage, student_stage, teacher_stage
-from programs.rag import AUTO, choose_program
+from programs.rag import AUTO, balanced_by_hops, choose_program, is_two_hop
 from programs.rundir import Run
 
 STAGES = ("index", "teacher", "student", "report")
+TRAIN_POOL = 4
+"""`--balance-hops` draws the training questions from the first TRAIN_POOL x --train-size rows."""
 
 
 def compile_run(config: CompileConfig) -> dict:
@@ -50,13 +52,16 @@ def compile_run(config: CompileConfig) -> dict:
     say(f"loading data (train={config.train}, dev={config.dev}, test={config.test})")
     corpus = load_corpus(config.corpus, skip_bad_rows=config.skip_bad_rows)
     rows = dict(skip_bad_rows=config.skip_bad_rows)
-    trainset = load_examples(config.train, limit=config.train_size, **rows)
+    pool = load_examples(config.train, limit=config.train_size * TRAIN_POOL, **rows)
+    trainset = pool[: config.train_size]
     devset = load_examples(config.dev, limit=config.dev_size, **rows)
     testset = load_examples(config.test, limit=config.test_size, **rows)
     given = (config.program, f"given: --program {config.program}")
     if config.traces_from and config.program == AUTO:  # the saved traces decide
         given = (traced_program(config), f"auto: the program whose traces --traces-from {config.traces_from} holds")
     program, choice = choose_program(trainset) if given[0] == AUTO else given
+    if program == "multihop" and config.balance_hops:
+        trainset = balanced_by_hops(pool, config.train_size)
     say(f"program: {program} ({choice})")
     if config.traces_from:
         check_traces_source(config, program, trainset)
@@ -66,8 +71,8 @@ def compile_run(config: CompileConfig) -> dict:
     run.manifest["data"] = {
         "corpus": {"path": config.corpus, "sha256": file_sha256(config.corpus), "passages": len(corpus)},
         **{
-            split: {"source": getattr(config, split), "questions": len(examples)}
-            for split, examples in (("train", trainset), ("dev", devset), ("test", testset))
+            split: {"source": getattr(config, split), "questions": len(qs), "two_hop": sum(map(is_two_hop, qs))}
+            for split, qs in (("train", trainset), ("dev", devset), ("test", testset))
         },
     }
     stages = {

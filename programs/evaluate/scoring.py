@@ -186,7 +186,8 @@ def by_hops(per_question: Sequence[dict]) -> dict[str, dict]:
 
 
 def found_by_hop(records: Sequence[AnswerRecord]) -> dict[str, int]:
-    """How many gold passages each hop of the program found first, and how many no hop found."""
+    """How many gold passages each hop of the program found first, and how many no hop found; one key per hop
+    that searched on some question (a multi-hop program that stopped after its first hop everywhere has no hop_2)."""
     found = [hop for record in records for hop in gold_hops(record)]
     hops = max((len(record.hop_pids) for record in records), default=0)
     return {**{f"hop_{hop}": found.count(hop) for hop in range(1, hops + 1)}, "missed": found.count(None)}

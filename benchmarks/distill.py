@@ -31,8 +31,9 @@ import dspy
 
 from core.errors import exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
-from finetune.adapter import StudentAdapter, format_prompt
+from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
+from finetune.prompt import format_prompt
 from finetune.record import read_student_record
 from optimizers.distill import Distill
 from optimizers.metrics import answer_exact_match, exact_match, gold_answers, token_f1

@@ -33,8 +33,8 @@ import dspy
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
 from engine.models import SMOLLM2
-from finetune.adapter import format_prompt
 from finetune.lm import StudentLM
+from finetune.prompt import format_prompt
 from optimizers.metrics import exact_match, gold_answers
 from programs.signatures import GenerateAnswer
 

@@ -4,7 +4,7 @@
                                [--batch-size 8] [--variants fp32,bf16,top10] [--threads N]
 
 Data: the bundled world's questions as the compile's student sees them: the answer prompt
-(`finetune.adapter.format_prompt`) over five passages, the gold ones plus BM25 distractors (about 230-300
+(`finetune.prompt.format_prompt`) over five passages, the gold ones plus BM25 distractors (about 230-300
 tokens in the chat template), with the gold answer as the target; the test questions are held out.
 
 Every variant trains the same base on the same pairs for the same number of steps (`max_steps`), then
@@ -33,10 +33,10 @@ import dspy
 from benchmarks.distill import SIGNATURE, quality, world_examples
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus
-from finetune.adapter import format_prompt
 from finetune.config import LoRATrainConfig
 from finetune.lm import StudentLM
 from finetune.lora import train_student
+from finetune.prompt import format_prompt
 
 PASSAGES = 5
 

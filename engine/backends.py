@@ -13,9 +13,13 @@ would get alone (the engine relies on that to group concurrent calls):
   continues from it (what `begin_suppress_tokens` does under greedy decoding).
 
 Texts come back up to and including the stop string that ended them; the caller cuts there, so a row that
-ran past its stop inside a batch still gives the same value. Deliberate simplifications: greedy or beam
-search only (no sampling); CTranslate2 decodes causal prompts of different lengths token by token past the
-shortest one, so its rows run in batches of equal-length prompts (see `CT2Backend.generate`).
+ran past its stop inside a batch still gives the same value. `backend.score(text, continuations, eos=...)`
+gives the log-probability of each continuation after a rendered prompt, tokenized as training tokenizes a
+completion (a student decides a choice-valued output by it, see `finetune.adapter`).
+
+Deliberate simplifications: greedy or beam search only (no sampling); CTranslate2 decodes causal prompts of
+different lengths token by token past the shortest one, so its rows run in batches of equal-length prompts
+(see `CT2Backend.generate`).
 """
 
 from __future__ import annotations
@@ -65,6 +69,16 @@ class Backend(Protocol):
         num_beams: int = 1,
         max_input_tokens: int | None = None,
     ) -> list[Generation]: ...
+
+    def score(self, text: str, continuations: list[str], *, eos: bool, max_input_tokens: int | None = None
+              ) -> list[float]: ...  # fmt: skip
+
+
+def continuation_ids(tokenizer: PreTrainedTokenizerBase, family: Family, continuation: str, eos: bool) -> list[int]:
+    """A continuation's token ids as training encodes a completion (`finetune.data.encode_pair`): causal models
+    without special tokens, plus the end-of-sequence token when `eos`; T5 ends with `</s>` only when `eos`."""
+    ids = tokenizer(continuation, add_special_tokens=False)["input_ids"]
+    return ids + [tokenizer.eos_token_id] if eos else ids
 
 
 def not_alnum_start(tokenizer: PreTrainedTokenizerBase) -> list[int]:
@@ -133,6 +147,35 @@ class TransformersBackend:
             results.append(Generation(text, int(prompt_length), length))
         return results
 
+    def score(self, text: str, continuations: list[str], *, eos: bool, max_input_tokens: int | None = None
+              ) -> list[float]:  # fmt: skip
+        """Summed log-probabilities of each continuation after `text` (one padded forward pass)."""
+        import torch
+
+        tokenizer, causal = self.tokenizer, self.family == "causal"
+        targets = [continuation_ids(tokenizer, self.family, c, eos) for c in continuations]
+        if causal:
+            prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+            rows = [prompt + target for target in targets]
+            encoder = None
+        else:
+            prompt = tokenizer(text, truncation=True, max_length=max_input_tokens)["input_ids"]
+            rows = targets
+            encoder = torch.tensor([prompt] * len(targets), device=self.model.device)
+        width = max(len(row) for row in rows)
+        pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
+        ids = torch.tensor([row + [pad] * (width - len(row)) for row in rows], device=self.model.device)
+        mask = torch.tensor([[1] * len(row) + [0] * (width - len(row)) for row in rows], device=self.model.device)
+        with torch.inference_mode():
+            if causal:
+                logits = self.model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+                observed, offset = ids[:, 1:], len(prompt) - 1
+            else:
+                logits = self.model(input_ids=encoder, labels=ids.masked_fill(mask == 0, -100)).logits
+                observed, offset = ids, 0
+            logprobs = torch.log_softmax(logits.float(), dim=-1).gather(-1, observed.unsqueeze(-1)).squeeze(-1)
+        return [float(logprobs[row, offset : offset + len(target)].sum()) for row, target in enumerate(targets)]
+
 
 def _threads() -> int:
     """CPU cores this process may use (CTranslate2's own default caps at 4)."""
@@ -190,6 +233,21 @@ class CT2Backend:
             new = self.tokenizer.convert_tokens_to_ids(output.hypotheses[0])
             results.append(Generation(self.tokenizer.decode(new, skip_special_tokens=True), len(prompt), len(new)))
         return results
+
+    def score(self, text: str, continuations: list[str], *, eos: bool, max_input_tokens: int | None = None
+              ) -> list[float]:  # fmt: skip
+        """Summed log-probabilities of each continuation after `text` (CTranslate2's `score_batch`)."""
+        tokenizer = self.tokenizer
+        as_tokens = tokenizer.convert_ids_to_tokens
+        if self.family == "seq2seq":  # CTranslate2 appends </s> to each target itself and scores it too
+            source = tokenizer(text, truncation=True, max_length=max_input_tokens)["input_ids"]
+            plain = [continuation_ids(tokenizer, self.family, c, eos=False) for c in continuations]
+            results = self.model.score_batch([as_tokens(source)] * len(plain), [as_tokens(t) for t in plain])
+            return [sum(r.log_probs if eos else r.log_probs[: len(t)]) for r, t in zip(results, plain, strict=True)]
+        targets = [continuation_ids(tokenizer, self.family, c, eos) for c in continuations]
+        prompt = tokenizer(text, add_special_tokens=False)["input_ids"]
+        results = self.model.score_batch([as_tokens(prompt + target) for target in targets], max_input_length=0)
+        return [sum(result.log_probs[-len(target) :]) for result, target in zip(results, targets, strict=True)]
 
     def _first_tokens(self, tokens: list[list[str]]) -> list[int]:
         """Each row's best first token among those starting with a letter or digit."""

@@ -267,6 +267,13 @@ def resolve_model(spec: str, *, role: str = "student") -> ResolvedModel:
     )
 
 
+def load_tokenizer(resolved: ResolvedModel) -> PreTrainedTokenizerBase:
+    """The tokenizer of a resolved model, without its weights (for counting and cutting prompts)."""
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(resolved.path)
+
+
 def load_hf_model(
     resolved: ResolvedModel, *, device: str | None = None, dtype: torch.dtype | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
@@ -275,13 +282,13 @@ def load_hf_model(
     Causal tokenizers get a pad token (their eos) and left padding, as batched generation needs.
     """
     import torch
-    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
+    from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM
 
     device = device or ("cuda" if torch.cuda.is_available() else "cpu")
     if dtype is None:
         capable_gpu = device.startswith("cuda") and torch.cuda.is_bf16_supported()
         dtype = torch.bfloat16 if capable_gpu else torch.float32
-    tokenizer = AutoTokenizer.from_pretrained(resolved.path)
+    tokenizer = load_tokenizer(resolved)
     auto_class = AutoModelForSeq2SeqLM if resolved.family == "seq2seq" else AutoModelForCausalLM
     model = auto_class.from_pretrained(resolved.path, dtype=dtype).to(device).eval()
     if resolved.family == "causal":

@@ -1,119 +1,89 @@
-"""How a DSPy signature becomes a student prompt and a completion becomes output fields again.
+"""`StudentAdapter`: DSPy calls to a student become student prompts, and its completions become outputs again.
 
-Formats (a small model is trained on the task, so the prompt only has to tell tasks apart):
-- the answer signature (inputs `question` and `context`, output `answer`) uses the seed format
-  `answer the question based on the context: question: <question> context: <passages>`;
-- any other signature becomes `<outputs> from <inputs>: <field>: <value> <field>: <value>`, the task prefix
-  naming the fields so that several predictors can share one multitask student.
-The completion is the output value itself for a single output field, and `<field>: <value>` segments for
-several; an empty or partial completion parses to empty values instead of failing.
+The format itself lives in `finetune.prompt`; this module connects it to DSPy. `StudentAdapter` is a
+`dspy.ChatAdapter` subclass (BootstrapFinetune infers its chat data format only from ChatAdapters) and routes
+by LM: `StudentLM`s and `ServedStudentLM`s (the exported student behind a serving engine) get the student
+prompt, every other LM (the teacher) a normal ChatAdapter without the JSON retry. So it is meant to be the one
+global adapter: `dspy.configure(adapter=StudentAdapter())`.
 
-`StudentAdapter` is a `dspy.ChatAdapter` subclass (BootstrapFinetune infers its chat data format only from
-ChatAdapters) with the JSON fallback off. It routes by LM class: `StudentLM`s (and `ServedStudentLM`s, the
-exported student behind a serving engine) get the flat student prompt, every other LM (the teacher) the
-normal ChatAdapter, so it can be the one global adapter: `dspy.configure(adapter=StudentAdapter())`.
+For a student call it
+1. names the calling predictor: its path in the program being run (`classify.predict`, from DSPy's stack of
+   calling modules), so several predictors of one program stay apart in a multitask student;
+2. renders the prompt within the student's budget (its tokenizer and the `max_input_tokens` its record holds,
+   `StudentLM.prompt_budget`), exactly as training rendered it;
+3. parses the completion; a choice-valued output (`Literal`, `Enum`, `bool`) whose text is not an allowed
+   value is decided by scoring every allowed value with the student (`StudentLM.score`), so it never comes
+   back invalid.
 
-Deliberate simplifications: demos are not shown to the student (it learns the task from training data, and
-its input length is small); list-valued inputs (passages) are joined one per line; output values are parsed
-with DSPy's `parse_value`, so non-string outputs must be written the way Python/JSON writes them.
+Training records (`format_finetune_data`, which `dspy.BootstrapFinetune` calls) carry the structured prompt
+next to the chat messages, for the trainer to render within the training budget (`finetune.provider`). Their
+predictor name comes from `finetune_record(..., task=...)` when the caller knows it (`optimizers.distill`),
+else from the call that produced the trace: every `StudentAdapter` remembers each call it routed (signature
+and inputs -> predictor name) in one table shared by all instances. When the teacher ran under another adapter
+(`BootstrapFinetune(adapter=StudentAdapter())` without `dspy.configure(adapter=StudentAdapter())`), no name is
+known: the student is then trained without predictor names, its record says so, and serving leaves them out
+too (`StudentLM.predictor_names`), so served prompts still match the trained ones.
+
+Deliberate simplifications: DSPy's tool-calling and native-response planning are skipped for students (a
+student has neither); `n > 1` completions are parsed one by one; a `ServedStudentLM` cannot score, so its
+invalid choices take the allowed value closest in spelling.
 """
 
 from __future__ import annotations
 
-import re
+import difflib
+import json
+import threading
+from collections import OrderedDict
 from typing import Any
 
 import dspy
-from dspy.adapters.utils import parse_value
-from dspy.utils.exceptions import AdapterParseError
+from dspy.clients._deprecation import adapter_message_call
 
 from finetune.lm import StudentLM
+from finetune.prompt import (
+    build_prompt,
+    choice_continuations,
+    choices,
+    format_completion,
+    parse_completion,
+)
 from finetune.served import ServedStudentLM
 
-SEED_PREFIX = "answer the question based on the context:"
+CALLS_KEPT = 100_000
+"""Routed calls remembered for naming their training records (the oldest are forgotten first)."""
+_calls: OrderedDict[tuple[int, str], str | None] = OrderedDict()
+"""(signature id, inputs) of each routed call -> the calling predictor's name (see the module docstring)."""
+_calls_lock = threading.Lock()
 
 
-def _format_value(value: Any) -> str:
-    """A field value as one string: lists one item per line, everything else with str()."""
-    if isinstance(value, list | tuple):
-        return "\n".join(str(item) for item in value)
-    return "" if value is None else str(value)
+def calling_predictor_name() -> str | None:
+    """The path of the predictor being called within the outermost module being run (None for a bare predictor)."""
+    callers = dspy.settings.caller_modules or []
+    predictors = [module for module in callers if isinstance(module, dspy.Predict)]
+    if not predictors or callers[0] is predictors[-1]:
+        return None
+    return next((name for name, p in callers[0].named_predictors() if p is predictors[-1]), None)
 
 
-def _is_answer_signature(signature: type[dspy.Signature]) -> bool:
-    return set(signature.input_fields) == {"question", "context"} and list(signature.output_fields) == ["answer"]
+def _call_key(signature: type[dspy.Signature], inputs: dict[str, Any]) -> tuple[int, str]:
+    return id(signature), json.dumps(inputs, sort_keys=True, default=str)
 
 
-def format_prompt(signature: type[dspy.Signature], inputs: dict[str, Any]) -> str:
-    """The student prompt for `signature` with `inputs`."""
-    if _is_answer_signature(signature):
-        question, context = _format_value(inputs.get("question")), _format_value(inputs.get("context"))
-        return f"{SEED_PREFIX} question: {question} context: {context}"
-    prefix = f"{', '.join(signature.output_fields)} from {', '.join(signature.input_fields)}:"
-    fields = [f"{name}: {_format_value(inputs.get(name))}" for name in signature.input_fields if name in inputs]
-    return " ".join([prefix, *fields])
+def remember_call(signature: type[dspy.Signature], inputs: dict[str, Any]) -> None:
+    """Note which predictor made this call, for the training record its trace may become."""
+    name = calling_predictor_name()
+    with _calls_lock:
+        _calls[_call_key(signature, inputs)] = name
+        while len(_calls) > CALLS_KEPT:
+            _calls.popitem(last=False)
 
 
-def format_completion(signature: type[dspy.Signature], outputs: dict[str, Any]) -> str:
-    """The completion the student learns: the value of a single output, `field: value` segments otherwise."""
-    names = list(signature.output_fields)
-    if len(names) == 1:
-        return _format_value(outputs.get(names[0]))
-    return " ".join(f"{name}: {_format_value(outputs.get(name))}" for name in names)
-
-
-def parse_completion(signature: type[dspy.Signature], completion: str) -> dict[str, Any]:
-    """Output fields from a completion; absent fields become empty strings (None for non-string fields)."""
-    names = list(signature.output_fields)
-    completion = (completion or "").strip()
-    if len(names) == 1:
-        raw = {names[0]: completion}
-    else:
-        markers = [re.search(rf"(?:^|\s){re.escape(name)}:\s*", completion) for name in names]
-        found = sorted((m.start(), m.end(), name) for m, name in zip(markers, names, strict=True) if m)
-        ends = [start for start, _, _ in found[1:]] + [len(completion)]
-        raw = {name: completion[end:stop].strip() for (_, end, name), stop in zip(found, ends, strict=True)}
-    fields = {}
-    for name in names:
-        annotation = signature.output_fields[name].annotation
-        value = raw.get(name, "")
-        if value == "":
-            fields[name] = "" if annotation is str else None
-            continue
-        try:
-            fields[name] = parse_value(value, annotation)
-        except ValueError as err:
-            raise AdapterParseError(
-                adapter_name="StudentAdapter", signature=signature, lm_response=completion, message=str(err)
-            ) from None
-    return fields
-
-
-def prompt_templates() -> dict[str, Any]:
-    """The student's prompt and completion formats as templates with `{field}` placeholders, written by the
-    formatters above (so they cannot drift from them): what serving the student outside DSPy must reproduce."""
-    answer = dspy.Signature("context: list[str], question: str -> answer: str")
-    other = dspy.Signature("context: list[str], question: str -> query: str")
-    several = dspy.Signature("question: str -> title: str, year: str")
-
-    def placeholders(fields: dict) -> dict[str, str]:
-        return {name: f"{{{name}}}" for name in fields}
-
-    return {
-        "answer_step": {
-            "when": "the signature's inputs are exactly question and context and its one output is answer",
-            "prompt": format_prompt(answer, placeholders(answer.input_fields)),
-            "completion": format_completion(answer, placeholders(answer.output_fields)),
-        },
-        "other_steps": {
-            "when": "any other signature: '<outputs> from <inputs>:' then '<field>: <value>' per input, in order",
-            "example_signature": "context, question -> query",
-            "prompt": format_prompt(other, placeholders(other.input_fields)),
-            "completion": format_completion(other, placeholders(other.output_fields)),
-        },
-        "several_outputs_completion": format_completion(several, placeholders(several.output_fields)),
-        "list_values": "a list input (the passages) is written one item per line; None is written as nothing",
-    }
+def _closest(text: str, allowed: list[tuple[str, Any]]) -> Any:
+    """The allowed value spelled most like `text` (case-insensitive)."""
+    lowered = [candidate.lower() for candidate, _ in allowed]
+    best = difflib.get_close_matches(text.strip().lower(), lowered, n=1, cutoff=0.0)
+    return allowed[lowered.index(best[0])][1] if best else allowed[0][1]
 
 
 class StudentAdapter(dspy.ChatAdapter):
@@ -123,32 +93,73 @@ class StudentAdapter(dspy.ChatAdapter):
         super().__init__(use_json_adapter_fallback=False, **kwargs)
         self.teacher_adapter = teacher_adapter or dspy.ChatAdapter(use_json_adapter_fallback=False)
         """What non-student LMs get; by default ChatAdapter without the JSON retry (weak teachers answer it
-        with nonsense that happens to parse, see shared notes on the offline teacher)."""
+        with nonsense that happens to parse)."""
 
     def __call__(self, lm, lm_kwargs, signature, demos, inputs):
-        if not isinstance(lm, StudentLM | ServedStudentLM):
-            return self.teacher_adapter(lm, lm_kwargs, signature, demos, inputs)
-        return super().__call__(lm, lm_kwargs, signature, demos, inputs)
+        remember_call(signature, inputs)
+        if isinstance(lm, StudentLM | ServedStudentLM):
+            return self._student_call(lm, lm_kwargs, signature, demos, inputs)
+        return self.teacher_adapter(lm, lm_kwargs, signature, demos, inputs)
 
     async def acall(self, lm, lm_kwargs, signature, demos, inputs):
+        remember_call(signature, inputs)
         if not isinstance(lm, StudentLM | ServedStudentLM):
             return await self.teacher_adapter.acall(lm, lm_kwargs, signature, demos, inputs)
-        return await super().acall(lm, lm_kwargs, signature, demos, inputs)
+        messages = self.format(signature, demos, inputs, lm=lm)
+        with adapter_message_call(lm, messages):
+            outputs = await lm.acall(messages=messages, **lm_kwargs)
+        return [self._read(lm, signature, messages[0]["content"], output) for output in outputs]
 
-    def format(self, signature, demos, inputs):
-        """One user message holding the student prompt (demos are not shown)."""
-        return [{"role": "user", "content": format_prompt(signature, inputs)}]
+    def _student_call(self, lm, lm_kwargs, signature, demos, inputs) -> list[dict[str, Any]]:
+        messages = self.format(signature, demos, inputs, lm=lm)
+        with adapter_message_call(lm, messages):
+            outputs = lm(messages=messages, **lm_kwargs)
+        return [self._read(lm, signature, messages[0]["content"], output) for output in outputs]
+
+    def format(self, signature, demos, inputs, lm: dspy.BaseLM | None = None):
+        """One user message holding the student prompt of the calling predictor (demos are not shown), within
+        `lm`'s prompt budget and naming conventions when `lm` is a `StudentLM`."""
+        student = isinstance(lm, StudentLM)
+        budget = lm.prompt_budget() if student else None
+        named = lm.predictor_names() if student else True
+        prompt = build_prompt(signature, inputs, task=calling_predictor_name(), named=named)
+        return [{"role": "user", "content": prompt.render(budget)}]
 
     def parse(self, signature, completion):
-        """Output fields from the student's completion."""
-        return parse_completion(signature, completion)
+        """Output fields from a student completion; an invalid choice takes the allowed value closest in spelling
+        (the student call scores them instead, see `_read`)."""
+        parsed = parse_completion(signature, completion or "")
+        for name in parsed.invalid:
+            allowed = choices(signature.output_fields[name].annotation)
+            parsed.values[name] = _closest(completion or "", allowed)
+        return parsed.values
+
+    def _read(self, lm, signature, prompt: str, output) -> dict[str, Any]:
+        """One completion's output values, invalid choices decided by the student's scores."""
+        text = output.get("text") if isinstance(output, dict) else output
+        parsed = parse_completion(signature, text or "")
+        names = list(signature.output_fields)
+        for name, prefix in parsed.invalid.items():
+            allowed = choices(signature.output_fields[name].annotation)
+            if isinstance(lm, StudentLM):
+                continuations, eos = choice_continuations(names, name, prefix, allowed)
+                scores = lm.score(prompt, continuations, eos=eos)
+                parsed.values[name] = allowed[max(range(len(allowed)), key=scores.__getitem__)][1]
+            else:
+                parsed.values[name] = _closest(text or "", allowed)
+        return parsed.values
+
+    def finetune_record(self, signature, inputs, outputs, task: str | None, named: bool = True) -> dict[str, Any]:
+        """A chat-format training record of predictor `task` (`named=False`: not known), with its structured
+        prompt for the trainer."""
+        prompt = build_prompt(signature, inputs, task=task, named=named)
+        completion = format_completion(signature, outputs)
+        messages = [{"role": "user", "content": prompt.render()}, {"role": "assistant", "content": completion}]
+        return {"messages": messages, "student_prompt": prompt.to_dict()}
 
     def format_finetune_data(self, signature, demos, inputs, outputs):
-        """A chat-format training record: the student prompt and the completion to learn."""
-        messages = self.format(signature, demos, inputs)
-        return {"messages": [*messages, {"role": "assistant", "content": format_completion(signature, outputs)}]}
-
-    def _call_postprocess(self, processed_signature, original_signature, outputs, lm, lm_kwargs):
-        """Parse every completion, empty ones included (DSPy would raise on an empty response)."""
-        texts = [output.get("text") if isinstance(output, dict) else output for output in outputs]
-        return [self.parse(original_signature, text or "") for text in texts]
+        """DSPy's entry point: the training record of a traced teacher call (named as when the teacher ran)."""
+        key = _call_key(signature, inputs)
+        with _calls_lock:
+            named, task = key in _calls, _calls.get(key)
+        return self.finetune_record(signature, inputs, outputs, task=task, named=named)

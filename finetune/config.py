@@ -34,11 +34,13 @@ class LoRATrainConfig:
     """Passes over the training pairs (ignored when max_steps is set)."""
     batch_size: int = 8
     """Pairs per device per step; halved automatically when a batch runs out of memory."""
+    gradient_accumulation_steps: int = 1
+    """Batches whose gradients add up to one optimizer step (a larger effective batch in the same memory)."""
     max_input_tokens: int = 512
-    """Prompt length cap in tokens; longer prompts are cut at the end."""
-    max_target_tokens: int = 32
-    """Completion length cap in tokens, in training and as the generation cap when served (answers and queries
-    are a few words; an untrained base student writes until the cap)."""
+    """Prompt length cap in tokens; a longer prompt is cut inside its longest field, passages first."""
+    max_target_tokens: int | None = None
+    """Completion length cap in tokens, in training and as the generation cap when served; default: sized from
+    the training completions (the longest, with room for a quarter more), so none is cut."""
     precision: str = "auto"
     """"auto" (bf16 on a GPU or CPU that has it, else fp16 on a GPU for causal models, else fp32), or fp32/fp16/bf16."""
     val_fraction: float = 0.1

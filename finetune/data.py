@@ -27,7 +27,7 @@ from engine.models import Family
 def encode_pair(
     tokenizer, family: Family, text: str, completion: str, max_input_tokens: int, max_target_tokens: int
 ) -> dict[str, list[int]]:
-    """Token ids and labels of one pair whose prompt is already rendered (`finetune.lora.render_prompt`)."""
+    """Token ids and labels of one pair whose prompt is already rendered (`finetune.prompt.render_for_model`)."""
     if family == "seq2seq":
         input_ids = tokenizer(text, truncation=True, max_length=max_input_tokens)["input_ids"]
         labels = tokenizer(text_target=completion, truncation=True, max_length=max_target_tokens)["input_ids"]
@@ -38,6 +38,13 @@ def encode_pair(
     input_ids = prompt_ids + answer_ids
     labels = [-100] * len(prompt_ids) + answer_ids
     return {"input_ids": input_ids, "attention_mask": [1] * len(input_ids), "labels": labels}
+
+
+def completion_cap(tokenizer, completions: list[str]) -> int:
+    """A completion cap that cuts none of `completions`: the longest one's tokens and its end token, plus a
+    quarter (at least 4 tokens) for served answers a little longer than any trained one."""
+    longest = max(len(tokenizer(c, add_special_tokens=False)["input_ids"]) for c in completions) + 1
+    return longest + max(4, longest // 4)
 
 
 def split_pairs(pairs: list[tuple[str, str]], val_fraction: float, seed: int) -> tuple[list, list]:

@@ -8,13 +8,13 @@ student directory itself (`python -m finetune.train --out ...`). DIR is written 
   fully fine-tuned model is copied. This is the format vLLM, SGLang and TGI load (`vllm serve DIR`);
 - `ragdistill_prompt.json` (`PROMPT_FILE`): exactly how a DSPy request becomes the student's input, so a server
   answers as the in-process `StudentLM` does: the `StudentAdapter` sends one user message holding the student
-  prompt (templates written by `finetune.adapter.prompt_templates`); a causal model reads it inside its chat
+  prompt (templates written by `finetune.prompt.prompt_templates`); a causal model reads it inside its chat
   template with the generation prompt (what an OpenAI-compatible chat endpoint does with that one message), a
   seq2seq model reads it as is; both cut it to `max_input_tokens` first and decode greedily for at most
   `max_new_tokens`.
 
 Simplified: weights are saved in float32 as merged on the CPU (no quantization, no sharding options); a
-prompt longer than `max_input_tokens` is cut by the tokenizer (`finetune.lora.render_prompt`), which a server
+prompt longer than `max_input_tokens` is cut by the tokenizer (`finetune.prompt.render_for_model`), which a server
 does only if asked (vLLM's `truncate_prompt_tokens`).
 """
 
@@ -28,12 +28,12 @@ import click
 
 from core.atomic import atomic_dir, write_json_atomic
 from core.errors import RagdistillError, exit_cleanly_on_error
-from finetune.adapter import prompt_templates
 from finetune.lm import CT2_DIR, DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_NEW_TOKENS, check_trained_dir, merge
+from finetune.prompt import prompt_templates
 from finetune.record import STUDENT_DIR, STUDENT_FILE, read_student_record
 
 PROMPT_FILE = "ragdistill_prompt.json"
-PROMPT_FORMAT = "ragdistill-student-prompt/1"
+PROMPT_FORMAT = "ragdistill-student-prompt/2"
 
 
 def trained_dir_of(run: Path) -> Path:
@@ -66,9 +66,10 @@ def prompt_spec(record: dict[str, Any], has_chat_template: bool) -> dict[str, An
         "request": "one user message holding the student prompt: no system message, no demos (StudentAdapter)",
         "chat_template": chat,
         "model_input": render,
-        "max_input_tokens": train_config.get("max_input_tokens", DEFAULT_MAX_INPUT_TOKENS),
-        "max_input_tokens_rule": "the prompt is cut to this many tokens (no special tokens) before rendering",
-        "max_new_tokens": train_config.get("max_target_tokens", DEFAULT_MAX_NEW_TOKENS),
+        "max_input_tokens": train_config.get("max_input_tokens") or DEFAULT_MAX_INPUT_TOKENS,
+        "max_input_tokens_rule": "a longer prompt is cut inside its longest field (passages first) to this many "
+        "tokens (no special tokens) before rendering",
+        "max_new_tokens": train_config.get("max_target_tokens") or DEFAULT_MAX_NEW_TOKENS,
         "decoding": "greedy (no sampling, one beam), stopping at the tokenizer's eos token; answer stripped",
         **prompt_templates(),
     }

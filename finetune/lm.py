@@ -7,7 +7,12 @@ default CTranslate2 when installed, converted once into `<trained dir>/ct2` and 
 base hash the same; stock transformers otherwise). `generate(prompts)` answers many
 prompts at once (greedy, or beam search with `num_beams`); DSPy's `complete(Request)` answers one request,
 grouped with the requests that arrive at the same time (DSPy's threads, the QA service's workers) into one
-batch of up to `batch_size`.
+batch of up to `batch_size`. Prompts are rendered for the model exactly as in training
+(`finetune.prompt.render_for_model`); `prompt_budget()` gives the tokenizer and the trained `max_input_tokens`
+the adapter fits a prompt into, and `score(prompt, continuations)` the student's log-probability of each
+continuation (for choice-valued outputs). A call formatted by any adapter other than `finetune.StudentAdapter`
+is refused by `StudentLM` with one line naming the fix (`finetune.prompt.check_student_messages`), instead of
+answering a prompt the student was never trained on.
 
 Saving: DSPy stores the engine's `dump_state()` in a saved program, and `StudentLM` always re-creates its
 finetunable `StudentProvider`, so a reloaded program can be served and re-distilled. Loading a program that
@@ -38,13 +43,15 @@ from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open
 from engine.local import LocalEngine, request_text
 from engine.models import ResolvedModel, load_hf_model, resolve_model
 from finetune.config import LoRATrainConfig
-from finetune.lora import render_prompt
+from finetune.prompt import PromptBudget, check_student_messages, messages_prompt, render_for_model
 from finetune.provider import MODEL_PREFIX, StudentProvider
 from finetune.record import STUDENT_FILE, read_student_record
 
 DEFAULT_MAX_INPUT_TOKENS = LoRATrainConfig.max_input_tokens
-DEFAULT_MAX_NEW_TOKENS = LoRATrainConfig.max_target_tokens
-"""Caps for a student whose record names none (an untrained base): the training defaults."""
+"""Prompt cap of a student whose record names none (an untrained base): the training default."""
+DEFAULT_MAX_NEW_TOKENS = 32
+"""Completion cap of a student whose record names none (an untrained base writes until its cap)."""
+
 STUDENT_BACKEND = "auto"
 """The student's default backend: CTranslate2 when installed (measured in benchmarks/engine.py)."""
 CT2_DIR = "ct2"
@@ -103,6 +110,7 @@ class StudentEngine(LocalEngine):
         self.device = device
         self.root = root
         self.record: dict[str, Any] = {}
+        self._budget: PromptBudget | None = None
 
     def settings(self) -> dict[str, Any]:
         """Saved in a program's JSON; `root` and `device` belong to the machine."""
@@ -163,18 +171,40 @@ class StudentEngine(LocalEngine):
                             ct2_dir=adapter / CT2_DIR, inputs=inputs, device=self.device)  # fmt: skip
 
     def job(self, request: Request, backend: Backend) -> StudentJob:
-        """The request's system text and messages joined into one raw prompt."""
-        system, messages = request_text(request)
-        prompt = "\n\n".join(([system] if system else []) + [m["content"] for m in messages])
-        return StudentJob(prompt, request.config.max_tokens)
+        """The request's student prompt (its user message)."""
+        _, messages = request_text(request)
+        return StudentJob(messages_prompt(messages), request.config.max_tokens)
+
+    def _caps(self) -> tuple[int, int]:
+        """(max input tokens, max new tokens) the student was trained with (defaults for an untrained base)."""
+        train_config = self.record.get("train_config", {})
+        max_input = train_config.get("max_input_tokens") or DEFAULT_MAX_INPUT_TOKENS
+        return max_input, train_config.get("max_target_tokens") or DEFAULT_MAX_NEW_TOKENS
+
+    def predictor_names(self) -> bool:
+        """Whether the student's prompts name their predictor (False when it was trained without names)."""
+        self.loaded()  # reads the trained dir's record
+        return bool(self.record.get("prompt", {}).get("predictor_names", True))
+
+    def prompt_budget(self) -> PromptBudget:
+        """The student's tokenizer and trained prompt cap, which prompts are fitted into (loads the model)."""
+        backend = self.loaded()
+        if self._budget is None or self._budget.tokenizer is not backend.tokenizer:
+            self._budget = PromptBudget(backend.tokenizer, self._caps()[0])
+        return self._budget
+
+    def score(self, prompt: str, continuations: list[str], *, eos: bool) -> list[float]:
+        """The student's log-probability of each continuation after `prompt` (rendered as in training)."""
+        backend = self.loaded()
+        max_input = self._caps()[0]
+        text = render_for_model(backend.tokenizer, backend.family, prompt, max_input)
+        with self._run_lock:
+            return backend.score(text, continuations, eos=eos, max_input_tokens=max_input)
 
     def run_jobs(self, backend: Backend, jobs: list[StudentJob]) -> list[tuple[str, int, int]]:
-        """Student prompts rendered as in training (`finetune.lora.render_prompt`), generated per cap in batches."""
-        train_config = self.record.get("train_config", {})
-        max_input = train_config.get("max_input_tokens", DEFAULT_MAX_INPUT_TOKENS)
-        trained_cap = train_config.get("max_target_tokens", DEFAULT_MAX_NEW_TOKENS)
-        family = "seq2seq" if backend.family == "seq2seq" else "causal"
-        texts = [render_prompt(backend.tokenizer, family, job.prompt, max_input) for job in jobs]
+        """Student prompts rendered as in training (`finetune.prompt.render_for_model`), generated per cap."""
+        max_input, trained_cap = self._caps()
+        texts = [render_for_model(backend.tokenizer, backend.family, job.prompt, max_input) for job in jobs]
         results: list[tuple[str, int, int] | None] = [None] * len(jobs)
         caps = [job.cap or trained_cap for job in jobs]
         for cap in sorted(set(caps)):
@@ -204,6 +234,14 @@ class StudentLM(dspy.LM):
     def __init__(self, model: str, *, engine: StudentEngine, cache: bool = False, **kwargs):
         kwargs.setdefault("finetuning_model", engine.base_model)
         super().__init__(model, engine=engine, cache=cache, provider=StudentProvider(), **kwargs)
+
+    def __call__(self, prompt=None, *, messages=None, **kwargs):
+        check_student_messages(messages)  # another adapter's prompt: one clear error, not nonsense
+        return super().__call__(prompt, messages=messages, **kwargs)
+
+    async def acall(self, prompt=None, *, messages=None, **kwargs):
+        check_student_messages(messages)
+        return await super().acall(prompt, messages=messages, **kwargs)
 
     @classmethod
     def from_base(
@@ -245,6 +283,18 @@ class StudentLM(dspy.LM):
     def generate(self, prompts: list[str]) -> list[str]:
         """Batched completions of raw student prompts, bypassing DSPy (for serving and benchmarks)."""
         return self.student_engine.generate(prompts)
+
+    def prompt_budget(self) -> PromptBudget:
+        """The tokenizer and prompt cap the student's prompts are fitted into (`StudentEngine.prompt_budget`)."""
+        return self.student_engine.prompt_budget()
+
+    def predictor_names(self) -> bool:
+        """Whether this student's prompts name their predictor (`StudentEngine.predictor_names`)."""
+        return self.student_engine.predictor_names()
+
+    def score(self, prompt: str, continuations: list[str], *, eos: bool = True) -> list[float]:
+        """Log-probability of each continuation after a student prompt (`StudentEngine.score`)."""
+        return self.student_engine.score(prompt, continuations, eos=eos)
 
     def copy(self, **kwargs):
         """DSPy's copy; a new `model` id ("student/<dir>", as the provider returns) serves that trained dir."""

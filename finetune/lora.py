@@ -17,7 +17,8 @@ onto the vocabulary, and `precision="auto"` trains under bf16 autocast on a CPU 
 instructions (the weights and the saved adapter stay fp32).
 
 Deliberate simplifications: the best weights are kept in memory rather than as Trainer checkpoints (no
-resuming a killed run); prompts longer than `max_input_tokens` are cut at the end; out-of-memory batches
+resuming a killed run); prompts are expected within `max_input_tokens` already (the provider renders them in
+that budget, `finetune.prompt`) and a longer one is cut at its end; out-of-memory batches
 are retried at half size by the Trainer's `auto_find_batch_size`, and a batch of one that still does not
 fit becomes a `RagdistillError` naming the flag to lower.
 """
@@ -28,43 +29,28 @@ import json
 import logging
 import os
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from core.atomic import atomic_dir, scratch_dir, write_json_atomic
 from core.errors import RagdistillError
 from engine.models import SMOLLM2, TINY_T5, Family, ResolvedModel, load_hf_model, resolve_model
 from finetune.config import LoRATrainConfig, TrainResult
-from finetune.data import encode_pair, split_pairs
-from finetune.record import write_student_record
+from finetune.data import completion_cap, encode_pair, split_pairs
+from finetune.prompt import render_for_model
+from finetune.record import write_student_record, write_training_pairs
 from finetune.trainer import best_weights_callback, machine_precision, make_trainer
-
-if TYPE_CHECKING:
-    from transformers import PreTrainedTokenizerBase
 
 logger = logging.getLogger(__name__)
 
 
-def render_prompt(tokenizer: PreTrainedTokenizerBase, family: Family, prompt: str, max_input_tokens: int) -> str:
-    """The text the model reads: the prompt cut to `max_input_tokens`, inside the chat template for causal models.
-
-    Training and serving (`finetune.lm`) both call this, so the student sees the same text in both.
-    """
-    ids = tokenizer(prompt, add_special_tokens=False, truncation=True, max_length=max_input_tokens)["input_ids"]
-    if len(ids) == max_input_tokens:
-        prompt = tokenizer.decode(ids)
-    if family == "seq2seq" or not tokenizer.chat_template:
-        return prompt
-    messages = [{"role": "user", "content": prompt}]
-    return tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True)
-
-
 def encode_pairs(tokenizer, family: Family, pairs: list[tuple[str, str]], config: LoRATrainConfig) -> list[dict]:
-    """Pairs rendered (`render_prompt`) and tokenized once, before training (`finetune.data.encode_pair`)."""
-    limits = (config.max_input_tokens, config.max_target_tokens)
+    """Pairs rendered for the model (`finetune.prompt.render_for_model`) and tokenized once, before training; the
+    completion cap is the config's, or sized from these pairs (`finetune.data.completion_cap`) when it has none."""
+    cap = config.max_target_tokens or completion_cap(tokenizer, [c for _, c in pairs])
+    limits = (config.max_input_tokens, cap)
     return [
-        encode_pair(tokenizer, family, render_prompt(tokenizer, family, p, limits[0]), c, *limits) for p, c in pairs
+        encode_pair(tokenizer, family, render_for_model(tokenizer, family, p, limits[0]), c, *limits) for p, c in pairs
     ]
 
 
@@ -156,6 +142,8 @@ def train_student(
     set_seed(config.seed)
     model, tokenizer = load_hf_model(resolved, device="cpu", dtype=torch.float32)
     tokenizer.padding_side = "right"
+    if config.max_target_tokens is None:
+        config = replace(config, max_target_tokens=completion_cap(tokenizer, [c for _, c in pairs]))
     model = wrap_with_lora(model.train(), resolved.family, config)
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
@@ -210,5 +198,6 @@ def train_student(
     if trainer.is_world_process_zero():
         with atomic_dir(out_dir) as tmp:
             _write_student_dir(tmp, trainer.model, tokenizer, resolved, config, result)
+            write_training_pairs(tmp, pairs)
     trainer.accelerator.wait_for_everyone()  # no process returns before the output is in place
     return result

@@ -21,6 +21,7 @@ from typing import Any
 import dspy
 
 from core.errors import RagdistillError
+from finetune.prompt import check_student_messages
 
 
 def served_model(api_base: str, api_key: str | None = None, timeout_s: float = 10.0) -> str:
@@ -46,3 +47,11 @@ class ServedStudentLM(dspy.LM):
         name = model or served_model(api_base, api_key)
         super().__init__(f"openai/{name}", api_base=api_base, api_key=api_key or "none", temperature=0.0,
                          max_tokens=max_tokens, cache=False, **kwargs)  # fmt: skip
+
+    def __call__(self, prompt=None, *, messages=None, **kwargs):
+        check_student_messages(messages)  # another adapter's prompt: one clear error, not nonsense
+        return super().__call__(prompt, messages=messages, **kwargs)
+
+    async def acall(self, prompt=None, *, messages=None, **kwargs):
+        check_student_messages(messages)
+        return await super().acall(prompt, messages=messages, **kwargs)

@@ -21,10 +21,11 @@ corpus by pid) is given, a query derived from the example's supporting passages 
 data came from, in total and per predictor (`steps`: for each predictor name, how many of its training records
 came from teacher traces and how many from gold runs).
 
-Two stock BootstrapFinetune behaviours are corrected in `_DistillFinetune._prepare_finetune_data`: a trace
+Three stock BootstrapFinetune behaviours are corrected in `_DistillFinetune._prepare_finetune_data`: a trace
 that failed to parse scores -1, which is truthy, so it would pass the metric filter and crash formatting;
-here any trace holding a `FailedPrediction` counts as failed. And zero usable examples raise a
-`RagdistillError` instead of training on nothing.
+here any trace holding a `FailedPrediction` counts as failed. Zero usable examples raise a
+`RagdistillError` instead of training on nothing. And each record is named after the predictor that made the
+call (`StudentAdapter.finetune_record(..., task=name)`), which DSPy's own loop cannot tell the adapter.
 
 Deliberate simplifications: every predictor of the student is distilled into one multitask student LM
 (DSPy's `multitask=True`); `valset` is accepted for the common `compile` contract but unused (the trainer
@@ -33,11 +34,13 @@ holds out its own validation slice, `val_fraction` in `train_kwargs`).
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 import dspy
+from dspy.clients.utils_finetune import TrainDataFormat
 from dspy.teleprompt.bootstrap_trace import FailedPrediction
 
 from core.errors import RagdistillError
@@ -114,7 +117,7 @@ class _DistillFinetune(dspy.BootstrapFinetune):
                 f"no training data for the student: {passed} of {len(trace_data)} teacher traces passed the metric "
                 f"and targets='{self.targets}'" + ("" if self.targets == "traces" else " found no gold labels to use")
             )
-        data, data_format = super()._prepare_finetune_data(chosen, lm, pred_ind)
+        data = self._records(chosen, self.adapter[lm] or dspy.settings.adapter, pred_ind)
         self.stats = {
             "examples": len(self.trainset),
             "teacher_answered": len(trace_data),
@@ -125,7 +128,19 @@ class _DistillFinetune(dspy.BootstrapFinetune):
             "train_records": len(data),
             "steps": steps,
         }
-        return data, data_format
+        return data, TrainDataFormat.CHAT
+
+    def _records(self, chosen: list[dict[str, Any]], adapter: StudentAdapter, pred_ind: int | None) -> list[dict]:
+        """One training record per predictor call of the chosen traces, named after its predictor (DSPy's own
+        loop in `BootstrapFinetune._prepare_finetune_data`, with the name it cannot know), shuffled as DSPy does."""
+        data = []
+        for item in chosen:
+            for index, (predictor, inputs, outputs) in enumerate(item["trace"]):
+                if pred_ind is None or index == pred_ind:
+                    name = self.names.get(id(predictor))
+                    data.append(adapter.finetune_record(predictor.signature, inputs, outputs, task=name))
+        random.Random(0).shuffle(data)
+        return data
 
 
 @dataclass

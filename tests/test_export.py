@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from finetune.adapter import format_prompt
 from finetune.export import PROMPT_FILE, export_student, main
 from finetune.lm import StudentLM
 from finetune.lora import LoRATrainConfig, train_student
-from programs.signatures import GenerateAnswer, GenerateSearchQuery
+from finetune.prompt import format_prompt
+from programs.signatures import GenerateAnswer
 
 QUESTIONS = [
     ("Who founded Shovki Foundry?", ["Shovki Foundry | founded by Naer Kaevshork in 1901."]),
@@ -70,8 +70,8 @@ def test_exported_tiny_run_answers_as_the_student_lm(tiny_run: Path, tmp_path: P
     assert not (out / "adapter_config.json").exists()
     spec = json.loads((out / PROMPT_FILE).read_text())
     assert spec["family"] == "seq2seq" and spec["chat_template"] is False
-    query_prompt = format_prompt(GenerateSearchQuery, {"context": ["{context}"], "question": "{question}"})
-    assert spec["other_steps"]["prompt"] == query_prompt
+    query_prompt = "task: generate_query[0]\ninstructions: Instructions of the signature.\ncontext: {context}\n"
+    assert spec["other_steps"]["prompt"] == query_prompt + "question: {question}"
     assert [answer_from_export(out, q, c) for q, c in QUESTIONS] == student_answers(tiny_run / "student")
 
 

@@ -42,7 +42,8 @@ def test_adapter_round_trip_serves_the_same_answers_as_its_merged_model(lora_dir
     served = StudentLM.from_trained(lora_dir).generate(prompts)
     merged = merge(lora_dir, tmp_path / "merged")
     assert (merged / "config.json").exists() and not (merged / "adapter_config.json").exists()
-    assert StudentLM.from_base(str(merged)).generate(prompts) == served
+    cap = read_student_record(lora_dir)["train_config"]["max_target_tokens"]  # the merged dir has no record
+    assert StudentLM.from_base(str(merged)).student_engine.generate(prompts, cap) == served
 
 
 def test_causal_student_trains_on_answer_tokens_and_generates(tiny_causal_dir: Path, tmp_path: Path):

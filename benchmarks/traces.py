@@ -23,6 +23,7 @@ import click
 import dspy
 
 import engine.teacher
+from core.cli import build_config
 from core.errors import exit_cleanly_on_error
 from programs.compile.config import CompileConfig
 from programs.compile.pipeline import compile_run
@@ -70,8 +71,8 @@ def main(teacher: str, student: str, train_size: int, epochs: float, out: Path |
     out = out or Path(tempfile.mkdtemp(prefix="ragdistill-traces-"))
     common = dict(out=str(out), student=student, retriever="bm25", index_dir=str(out / "index"), optimizer="none",
                   train_size=train_size, trace_size=1, dev_size=1, test_size=1, epochs=epochs, threads=1)  # fmt: skip
-    source = compile_counted(CompileConfig(name="source", teacher=teacher, **common))
-    reuse = compile_counted(CompileConfig(name="reuse", traces_from=str(out / "source"), **common))
+    source = compile_counted(build_config(CompileConfig, dict(name="source", teacher=teacher, **common)))
+    reuse = compile_counted(build_config(CompileConfig, dict(name="reuse", traces_from=str(out / "source"), **common)))
     ratio = reuse["student_stage_s"] / max(source["student_stage_s"], 1e-9)
     print(json.dumps({"teacher": teacher, "student": student, "train_size": train_size, "source": source,
                       "traces_from": reuse, "student_stage_ratio": round(ratio, 3)}, indent=2))  # fmt: skip

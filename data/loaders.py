@@ -37,7 +37,7 @@ from pathlib import Path
 
 import dspy
 
-from core.errors import RagdistillError, first_line
+from core.errors import DataError, RagdistillError, first_line
 
 WORLD_DIR = Path(__file__).resolve().parent / "world"
 WORLD_CORPUS = WORLD_DIR / "corpus.jsonl"
@@ -307,4 +307,42 @@ def load_examples(
             "or a Hugging Face dataset (directory or hub id)"
         )
     examples = examples[row_slice]
+    return examples[:limit] if limit is not None else examples
+
+
+def _task_example_builder(inputs: tuple[str, ...]):
+    def build(row: dict) -> dspy.Example:
+        missing = [name for name in inputs if row.get(name) in (None, "")]
+        if missing:
+            raise BadRow(f"missing input field {missing[0]!r} (the program's inputs are {', '.join(inputs)})")
+        return dspy.Example(**row).with_inputs(*inputs)
+
+    return build
+
+
+def load_task_examples(
+    source: str | Path, inputs: tuple[str, ...], *, skip_bad_rows: bool = False, limit: int | None = None
+) -> list[dspy.Example]:
+    """Examples for any DSPy program from a JSONL file (optionally `FILE[start:stop]`): every field of a row,
+    `inputs` as the example's inputs and the rest as its labels (typed labels, lists or objects, are JSON values);
+    a row lacking an input is a bad row.
+
+    Args:
+        source: the file, with an optional row slice.
+        inputs: the program's input fields.
+        skip_bad_rows: skip (and count in one warning) rows lacking an input instead of stopping.
+        limit: keep the first rows only.
+
+    Returns:
+        The examples, in file order.
+
+    Raises:
+        DataError: a missing or unreadable file, a malformed line, a row lacking an input, or no rows.
+    """
+    source, row_slice = split_source(source)
+    path = _existing_file(source)
+    if path.suffix.lower() not in (".jsonl", ".json"):
+        raise DataError(f"cannot read {source!r}: a program's data is a .jsonl file (one JSON object per line)")
+    rows = _jsonl_rows(path)
+    examples = _collect(path, rows, _task_example_builder(inputs), id, skip_bad_rows=skip_bad_rows)[row_slice]
     return examples[:limit] if limit is not None else examples

@@ -3,6 +3,8 @@
 `make_teacher(spec)` returns a `dspy.LM`. A spec with a provider prefix ("openai/gpt-4o-mini",
 "ollama_chat/llama3.1") is handed to LiteLLM unchanged. "smollm2" (`OFFLINE_TEACHER`) or a local
 directory becomes a `LocalChatLM`: a `dspy.LM` whose engine (`LocalChatEngine`) runs the model in-process.
+A `module:attribute` spec names a user's own LM (a `dspy.BaseLM`, or a function returning one), e.g. a
+`DummyLM` replaying recorded answers offline (`python_teacher`).
 
 Small models ignore DSPy's `[[ ## field ## ]]` output format when asked to write it, so the local engine
 uses field-guided decoding: it reads the requested output fields from ChatAdapter's closing
@@ -36,7 +38,8 @@ from pathlib import Path
 import dspy
 from dspy.lm15 import Request
 
-from core.errors import RagdistillError
+from core.errors import ProgramError, RagdistillError
+from core.imports import import_object, is_object_spec
 from engine.backends import Backend, Generation
 from engine.ct2 import cached_conversion_dir, dir_fingerprint, open_backend
 from engine.local import LocalEngine, request_text
@@ -218,7 +221,10 @@ def make_teacher(
     `api_base` applies to LiteLLM models only; `max_new_tokens` caps each field a local model writes, and
     `backend`/`compute_type` choose how a local model generates (`engine.ct2.open_backend`).
     """
-    if check_teacher_spec(spec, api_base=api_base) == "local":
+    kind = check_teacher_spec(spec, api_base=api_base)
+    if kind == "python":
+        return python_teacher(spec)
+    if kind == "local":
         resolved = resolve_model(spec, role="teacher")
         if resolved.family != "causal":
             raise RagdistillError(f"teacher '{spec}' is a {resolved.family} model; a local teacher must be causal")
@@ -230,8 +236,21 @@ def make_teacher(
     return dspy.LM(spec, api_base=api_base, cache=cache)
 
 
+def python_teacher(spec: str) -> dspy.BaseLM:
+    """The teacher a `module:attribute` spec names: a `dspy.BaseLM`, or a function returning one."""
+    found = import_object(spec, "teacher")
+    lm = found if isinstance(found, dspy.BaseLM) or not callable(found) else found()
+    if not isinstance(lm, dspy.BaseLM):
+        raise ProgramError(f"teacher {spec!r} gives a {type(lm).__name__}, not a dspy LM")
+    return lm
+
+
 def check_teacher_spec(spec: str, *, api_base: str | None = None) -> str:
-    """Cheap validation of a teacher spec without loading anything: returns "local" or "litellm"."""
+    """Cheap validation of a teacher spec without loading anything: returns "local", "litellm" or "python"."""
+    if is_object_spec(spec):
+        if api_base is not None:
+            raise RagdistillError(f"--api-base is for LiteLLM teachers; '{spec}' names a Python object")
+        return "python"
     if spec == OFFLINE_TEACHER or _looks_like_path(spec):
         if not Path(spec).expanduser().is_dir() and spec != OFFLINE_TEACHER:
             raise RagdistillError(f"teacher directory '{spec}' does not exist")

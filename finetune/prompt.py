@@ -253,8 +253,9 @@ class Completion:
     """Choice field name -> the completion text before its value (what the student wrote up to it)."""
 
 
-def _segments(names: list[str], completion: str) -> dict[str, tuple[int, str]]:
-    """Each output field's (start offset, raw text) in a multi-field completion; absent fields are left out."""
+def _segments(names: list[str], completion: str) -> dict[str, tuple[int, int, str]]:
+    """Each output field's (marker start, value start, raw text) in a multi-field completion; absent fields are
+    left out."""
     found, position = [], 0
     for name in names:
         marker = re.compile(rf"(?:^|\n){re.escape(name)}:[ \t]*").search(completion, position)
@@ -262,7 +263,18 @@ def _segments(names: list[str], completion: str) -> dict[str, tuple[int, str]]:
             found.append((name, marker.start(), marker.end()))
             position = marker.end()
     ends = [start for _, start, _ in found[1:]] + [len(completion)] * bool(found)
-    return {name: (end, completion[end:stop].strip()) for (name, _, end), stop in zip(found, ends, strict=True)}
+    return {
+        name: (start, end, completion[end:stop].strip()) for (name, start, end), stop in zip(found, ends, strict=True)
+    }
+
+
+def _missing_prefix(names: list[str], name: str, completion: str, segments: dict[str, tuple[int, int, str]]) -> str:
+    """Where an absent field's value would start: after the fields before it and its own marker."""
+    if len(names) == 1:
+        return ""
+    later = [segments[n][0] for n in names[names.index(name) + 1 :] if n in segments]
+    before = completion[: later[0]] if later else completion
+    return (before.rstrip("\n") + "\n" if before.strip() else "") + f"{name}: "
 
 
 def _choice(text: str, allowed: list[tuple[str, Any]]) -> tuple[bool, Any]:
@@ -283,26 +295,26 @@ def parse_completion(signature: type[dspy.Signature], completion: str) -> Comple
         completion: what the student wrote.
 
     Returns:
-        The values; an absent or empty string field is "", an absent non-string field None.
+        The values; an absent or empty string field is "".
 
     Raises:
-        AdapterParseError: a non-string, non-choice value that is not valid for its type.
+        AdapterParseError: a non-string, non-choice value that is absent or not valid for its type.
     """
     names = list(signature.output_fields)
     completion = (completion or "").strip()
-    segments = {names[0]: (0, completion)} if len(names) == 1 else _segments(names, completion)
+    segments = {names[0]: (0, 0, completion)} if len(names) == 1 else _segments(names, completion)
     values, invalid = {}, {}
     for name in names:
         annotation = signature.output_fields[name].annotation
-        start, text = segments.get(name, (None, ""))
+        _, start, text = segments.get(name, (None, None, ""))
         allowed = choices(annotation)
         if allowed is not None:
             found, values[name] = _choice(text, allowed)
             if not found:
-                prefix = completion[:start] if start is not None else _missing_prefix(names, name, completion)
+                prefix = completion[:start] if start is not None else _missing_prefix(names, name, completion, segments)
                 invalid[name] = prefix
-        elif text == "":
-            values[name] = "" if annotation is str else None
+        elif text == "" and annotation is str:
+            values[name] = ""
         else:
             try:
                 values[name] = parse_value(text, annotation)
@@ -310,13 +322,6 @@ def parse_completion(signature: type[dspy.Signature], completion: str) -> Comple
                 message = f"field {name!r}: {str(err).splitlines()[0]}"
                 raise AdapterParseError("StudentAdapter", signature, completion, message=message) from None
     return Completion(values, invalid)
-
-
-def _missing_prefix(names: list[str], name: str, completion: str) -> str:
-    """Where an absent field's value would start: after the completion so far and its own marker."""
-    if len(names) == 1:
-        return ""
-    return (completion + "\n" if completion else "") + f"{name}: "
 
 
 def choice_continuations(

@@ -16,7 +16,8 @@ It sits below all of them (not inside `programs/compile/`) so that arrows betwee
 - `report/`: the evaluation report (`programs.evaluate.report`).
 
 `Run` writes the manifest atomically after every stage; `open_program` rebuilds the program a manifest
-names over its retriever and loads a saved state into it; `read_json` turns a missing or corrupt file
+names (a bundled one, or a user's `module:build`, `programs.user`) over its retriever and loads a saved state
+into it; `read_json` turns a missing or corrupt file
 into one line. Any LM recorded in a saved state is dropped on loading: the manifest says which LM answers.
 """
 
@@ -34,6 +35,7 @@ from core.atomic import atomic_file, write_json_atomic
 from core.errors import RagdistillError
 from finetune.record import STUDENT_DIR as STUDENT_DIR  # re-exported: where a run keeps its student
 from programs.rag import build_program
+from programs.user import build_user_program, is_user_program
 from retrieval.factory import load_retriever
 
 MANIFEST_FILE = "manifest.json"
@@ -110,9 +112,13 @@ def open_program(
     try:
         program_name = manifest["program"]
         retriever_settings = manifest.get("retriever") or {}
-        if retriever is None and program_name != "closedbook":
+        searches = program_name != "closedbook" and (not is_user_program(program_name) or retriever_settings)
+        if retriever is None and searches:
             retriever = load_retriever(retriever_settings["name"], index_dir or run_index_dir(run_dir, manifest))
-        program = build_program(program_name, retriever, retriever_settings.get("k", 5))
+        if is_user_program(program_name):
+            program = build_user_program(program_name, retriever)
+        else:
+            program = build_program(program_name, retriever, retriever_settings.get("k", 5))
     except (KeyError, TypeError) as err:
         raise RagdistillError(
             f"{Path(run_dir) / MANIFEST_FILE} is incomplete (missing {err}): recompile the run"

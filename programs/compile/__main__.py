@@ -19,7 +19,12 @@ def print_summary(manifest: dict) -> None:
     """One table at the end: each system's EM / F1 / latency, then where the artifacts are."""
     report = manifest.get("report", {})
     systems = report.get("systems", {})
-    if systems:
+    if systems and report.get("kind") == "program":
+        print(f"{'system':32} {'score':>6} {'parse fail':>10} {'p50 s':>7} {'items/s':>8}")
+        for name, metrics in systems.items():
+            print(f"{name:32} {metrics['score']:6.1f} {metrics['parse_failures']:10d} {metrics['latency_p50_s']:7.3f} "
+                  f"{metrics['items_per_s']:8.2f}")  # fmt: skip
+    elif systems:
         print(f"{'system':32} {'EM':>6} {'F1':>6} {'p50 s':>7} {'answers/s':>10}")
         for name, metrics in systems.items():
             print(
@@ -36,10 +41,13 @@ def print_summary(manifest: dict) -> None:
 @dataclass_options(CompileConfig)
 @exit_cleanly_on_error
 def main(**options) -> None:
-    """Compile a retrieve-then-answer DSPy program with a teacher LM and distil it into a LoRA student.
+    """Compile a DSPy program with a teacher LM and distil it into a LoRA student.
 
     With no options: the bundled fictional world, a ColBERT index, the offline SmolLM2 teacher,
     BootstrapFewShot, BootstrapFinetune into the default student, and a report on the test split.
+
+    Your own program: --program my_pkg.my_module:build --metric my_pkg.my_module:metric
+    --train my_train.jsonl --dev my_dev.jsonl --test my_test.jsonl (rows: the program's inputs and labels).
     """
     print_summary(compile_run(build_config(CompileConfig, options)))
 

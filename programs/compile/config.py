@@ -17,12 +17,13 @@ from pathlib import Path
 from typing import Literal
 
 from core.cli import NOT_OPTIONS, check_choices
-from core.errors import RagdistillError
+from core.errors import ConfigError, RagdistillError
 from data.loaders import WORLD_CORPUS
 from engine.models import DEFAULT_STUDENT
 from finetune.config import LoRATrainConfig
 from optimizers import TEACHER_OPTIMIZERS
 from optimizers.distill import Targets
+from programs.user import is_user_program
 from retrieval.indexdir import RetrieverName
 
 
@@ -41,8 +42,14 @@ class CompileConfig:
     """Run name: outputs go to `<out>/<name>/`."""
     out: str = "runs"
     """Directory holding run directories."""
-    program: Literal["auto", "rag", "multihop"] = "auto"
-    """Program: `rag` (retrieve, then answer), `multihop` (two retrieval hops) or `auto` (multihop on two-hop data)."""
+    program: str = "auto"
+    """Program: `rag` (retrieve, then answer), `multihop` (two retrieval hops), `auto` (multihop on two-hop data),
+    or your own DSPy program as `module:attribute` (a function or dspy.Module class; it may take the retriever)."""
+    metric: str | None = None
+    """Your metric as `module:function(example, prediction, trace=None)`; default: short-answer exact match for the
+    bundled programs, every labelled output exactly right for your own."""
+    inputs: str | None = None
+    """Your program's input fields, comma-separated, when its `forward` does not name them (`**kwargs`)."""
     optimizer: str = "bootstrap"
     """Teacher-side optimizers, comma-separated, applied in order: none, fewshot, bootstrap, random_search, mipro."""
     max_demos: int = 2
@@ -66,11 +73,13 @@ class CompileConfig:
     k: int = 5
     """Passages retrieved per search."""
     corpus: str = str(WORLD_CORPUS)
-    """Corpus (JSONL/TSV with pid, title, text) to index and search."""
+    """Corpus (JSONL/TSV with pid, title, text) to index and search (your own program gets its retriever only if
+    its builder takes one)."""
     index_dir: str = "indexes/world"
     """Index directory (built there if missing)."""
     train: str = "train"
-    """Training questions: a bundled split name, a JSONL/CSV file or a Hugging Face dataset."""
+    """Training questions: a bundled split name, a JSONL/CSV file or a Hugging Face dataset (your own program: a
+    JSONL file of examples, the program's inputs plus its labels)."""
     dev: str = "dev"
     """Validation questions (used by random search and MIPROv2)."""
     test: str = "test"
@@ -130,6 +139,10 @@ def validate(config: CompileConfig) -> None:
     from engine.teacher import check_teacher_spec
     from retrieval.base import check_k
 
+    if is_user_program(config.program) and ":" not in config.program:
+        raise ConfigError(
+            f"unknown program {config.program!r}: choose auto, rag, multihop, or name your own as module:attribute"
+        )
     for name in config.optimizers():
         if name not in TEACHER_OPTIMIZERS:
             raise RagdistillError(f"unknown optimizer {name!r}: choose from {', '.join(TEACHER_OPTIMIZERS)}")

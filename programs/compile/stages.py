@@ -8,6 +8,7 @@ earlier stages left in the run directory, never in-memory state, so `--resume` c
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import dspy
@@ -15,12 +16,12 @@ import dspy
 from core.log import say
 from data.loaders import Passage
 from optimizers import make_optimizer
-from optimizers.metrics import short_answer_exact_match
 from optimizers.traces import trace_records, write_traces
 from programs.compile.config import CompileConfig
 from programs.compile.reuse import fingerprints, reuse_teacher, saved_traces
 from programs.evaluate.report import REPORT_PAGE
 from programs.rundir import REPORT_DIR, STUDENT_DIR, TRACES_FILE, Run, open_program, program_file, save_program
+from programs.user import is_user_program
 from retrieval.build import ensure_index
 
 
@@ -44,8 +45,10 @@ def retriever_entry(run: Run, config: CompileConfig, index_manifest: dict) -> di
     }
 
 
-def teacher_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example], devset: list[dspy.Example]) -> dict:
-    """Compile the program with the teacher LM through each teacher-side optimizer, in order (with
+def teacher_stage(
+    run: Run, config: CompileConfig, trainset: list[dspy.Example], devset: list[dspy.Example], metric: Callable
+) -> dict:
+    """Compile the program with the teacher LM through each teacher-side optimizer, in order, under `metric` (with
     `--traces-from`, copy the source run's compiled teacher instead)."""
     from engine.local import engine_label
     from engine.teacher import make_teacher
@@ -58,7 +61,7 @@ def teacher_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
     traces = trainset[: config.trace_size]
     for name in config.optimizers():
         say(f"optimizer {name}: {len(traces)} training questions, {len(devset)} validation questions", detail=True)
-        optimizer = make_optimizer(name, short_answer_exact_match).with_max_demos(config.max_demos)
+        optimizer = make_optimizer(name, metric).with_max_demos(config.max_demos)
         # DSPy's optimizers run fresh copies of the program whose predictors have no LM: the context LM answers.
         with dspy.context(lm=teacher_lm, num_threads=config.threads):
             program = optimizer.compile(program, trainset=traces, teacher=None, valset=devset)
@@ -85,9 +88,12 @@ def compiled_teacher(run: Run, config: CompileConfig) -> dspy.Module:
     return program
 
 
-def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example], corpus: list[Passage]) -> dict:
-    """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`); the corpus
-    gives the supporting passages that gold search-query targets are derived from."""
+def student_stage(
+    run: Run, config: CompileConfig, trainset: list[dspy.Example], corpus: list[Passage], metric: Callable
+) -> dict:
+    """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`), keeping the
+    teacher traces `metric` passes; the corpus gives the supporting passages that gold search-query targets of the
+    bundled programs are derived from."""
     from engine.models import resolve_model
     from finetune.lm import StudentLM, anchor_students
     from finetune.provider import train_kwargs
@@ -98,7 +104,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
     if resolved.note:
         say(f"note: {resolved.note}", detail=True)
     distill = Distill(
-        short_answer_exact_match,
+        metric,
         student_lm=StudentLM.from_base(
             resolved.name_used, backend=config.student_backend, compute_type=config.student_compute_type
         ),
@@ -107,7 +113,7 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
             config.training, output_dir=(run.dir / STUDENT_DIR).resolve(), processes=config.train_processes
         ),
         num_threads=config.threads,
-        passages={passage.pid: passage for passage in corpus},
+        passages=None if is_user_program(run.manifest["program"]) else {passage.pid: passage for passage in corpus},
         teacher_questions=config.trace_size,
     )
     if config.traces_from:  # the compiled teacher program without an LM: it only names the traced predictors
@@ -146,8 +152,11 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
 
 
 def report_stage(run: Run, config: CompileConfig, testset: list[dspy.Example]) -> dict:
-    """Evaluate every system on the test questions and write `report/`."""
+    """Evaluate every system on the test questions (a user's program on its test examples) and write `report/`."""
     from programs.evaluate.evaluation import evaluate_run
+
+    if is_user_program(run.manifest["program"]):
+        return {"report": program_report(run, config, testset)}
 
     retrievers = tuple(dict.fromkeys((config.retriever, "bm25")))  # the run's retriever against the lexical baseline
     report = evaluate_run(run.dir, testset, retrievers=retrievers, threads=config.threads,
@@ -157,3 +166,16 @@ def report_stage(run: Run, config: CompileConfig, testset: list[dspy.Example]) -
         for name, metrics in report["systems"].items()
     }
     return {"report": {"path": f"{REPORT_DIR}/{REPORT_PAGE}", "systems": systems}}  # relative to the run
+
+
+def program_report(run: Run, config: CompileConfig, testset: list[dspy.Example]) -> dict:
+    """The report of a user's program (`programs.evaluate.user_program`), written into `report/`; its summary."""
+    from programs.evaluate.report import write_report
+    from programs.evaluate.user_program import evaluate_program_run
+
+    report = evaluate_program_run(run.dir, testset, teacher=not config.traces_from, threads=config.threads,
+                                  baseline_limit=config.baseline_test_size)  # fmt: skip
+    write_report(report, run.dir / REPORT_DIR)
+    keys = ("items", "score", "parse_failures", "latency_p50_s", "items_per_s")
+    systems = {name: {key: figures[key] for key in keys} for name, figures in report["systems"].items()}
+    return {"path": f"{REPORT_DIR}/{REPORT_PAGE}", "kind": "program", "systems": systems}

@@ -1,5 +1,8 @@
 """`python -m programs.evaluate runs/<name>`: evaluate a run and write its report (options from `EvaluateConfig`).
 
+A run of a user's own program is evaluated on `--data` (default: the test file it was compiled with) by its own
+metric (`programs.evaluate.user_program`); the retriever options apply to the bundled QA programs only.
+
 Progress lines go to stderr; stdout gets one line per system and the report's path.
 """
 
@@ -14,10 +17,12 @@ import dspy
 
 from core.cli import check_choices, dataclass_options
 from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import WORLD_DIR, load_examples, split_source
+from data.loaders import WORLD_DIR, load_examples, load_task_examples, split_source
 from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
-from programs.evaluate.report import REPORT_PAGE
-from programs.rundir import MANIFEST_FILE, REPORT_DIR
+from programs.evaluate.report import REPORT_PAGE, write_report
+from programs.evaluate.user_program import evaluate_program_run
+from programs.rundir import MANIFEST_FILE, REPORT_DIR, read_run_manifest
+from programs.user import is_user_program
 from retrieval.indexdir import RETRIEVER_NAMES
 
 
@@ -28,7 +33,8 @@ class EvaluateConfig:
     split: Literal["train", "dev", "test"] = "test"
     """Bundled split to evaluate on."""
     data: str | None = None
-    """Any JSONL/CSV QA file instead of --split (`FILE[a:b]`: a slice of its rows)."""
+    """Any JSONL/CSV QA file instead of --split (`FILE[a:b]`: a slice of its rows); for a run of your own program,
+    a JSONL file of examples (default: the test file it was compiled with)."""
     corpus: str | None = None
     """The corpus --data's gold passages point into (indexed into the ragdistill cache once)."""
     limit: int | None = None
@@ -71,6 +77,10 @@ def main(run_dir: Path, **options) -> None:
     config = EvaluateConfig(**options)
     if not (run_dir / MANIFEST_FILE).is_file():
         raise RagdistillError(f"{run_dir} is not a run directory (no manifest.json): compile one with programs.compile")
+    manifest = read_run_manifest(run_dir)
+    if is_user_program(manifest.get("program", "")):
+        evaluate_user_program(run_dir, manifest, config)
+        return
     wanted = config.retriever_names()
     source = Path(config.data) if config.data else WORLD_DIR / f"{config.split}.jsonl"
     examples = load_examples(source, limit=config.limit)
@@ -85,6 +95,23 @@ def main(run_dir: Path, **options) -> None:
         )  # fmt: skip
     for name, metrics in report["systems"].items():
         click.echo(f"{name:36} EM {metrics['em']:5.1f}  F1 {metrics['f1']:5.1f}  p50 {metrics['latency_p50_s']:.3f}s")
+    click.echo(f"report: {report_dir / REPORT_PAGE}")
+
+
+def evaluate_user_program(run_dir: Path, manifest: dict, config: EvaluateConfig) -> None:
+    """Evaluate a user-program run on `--data` (default: the test file it was compiled with) and write its report."""
+    from finetune.adapter import StudentAdapter
+
+    source = config.data or manifest["settings"]["test"]
+    examples = load_task_examples(source, tuple(manifest["inputs"]), limit=config.limit)
+    report_dir = Path(config.out) if config.out else run_dir / REPORT_DIR
+    with dspy.context(adapter=StudentAdapter()):
+        report = evaluate_program_run(run_dir, examples, teacher=config.teacher, threads=config.threads,
+                                      baseline_limit=config.baseline_limit)  # fmt: skip
+    write_report(report, report_dir)
+    for name, figures in report["systems"].items():
+        click.echo(f"{name:36} score {figures['score']:5.1f}  parse failures {figures['parse_failures']}  "
+                   f"p50 {figures['latency_p50_s']:.3f}s")  # fmt: skip
     click.echo(f"report: {report_dir / REPORT_PAGE}")
 
 

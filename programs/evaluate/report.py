@@ -19,6 +19,10 @@ half-written one. The report dict, built by the evaluator:
       "program": {"name", "choice"},     # the program compiled and why (`--program auto`) (optional)
     }
 
+A user-program report (`programs.evaluate.user_program`, `"kind": "program"`) has its own sections
+(`program_tables`): `systems` hold the user's metric (`score`), `field_accuracy`, `parse_failures`, `errors`,
+latency and `items_per_s`, and `cost` each system's tokens and seconds per item.
+
 `report.json` is that dict plus `speed_ratio`: the student's answers per second divided by the
 teacher's (`report_tables.speed_ratio`), `None` unless both systems were run.
 

@@ -18,7 +18,8 @@ import io
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
-from programs.evaluate.report_tables import build_tables, ordered_systems, recall_ks
+from programs.evaluate.program_tables import program_tables
+from programs.evaluate.report_tables import Table, build_tables, ordered_systems, recall_ks
 
 
 def _md_cell(text: str) -> str:
@@ -36,7 +37,7 @@ def render_markdown(report: dict) -> str:
         The Markdown text.
     """
     lines = [f"# Evaluation: {report.get('name', 'ragdistill')}", ""]
-    for table in build_tables(report):
+    for table in tables_of(report):
         lines += [f"## {table.title}", ""]
         lines.append("| " + " | ".join(_md_cell(cell) for cell in table.header) + " |")
         lines.append("|" + "---|" * len(table.header))
@@ -119,8 +120,15 @@ th { background: #f3f3f3; }
 """
 
 
+def tables_of(report: dict) -> list[Table]:
+    """The report's sections: a user-program report's (`kind` "program") or a QA report's."""
+    return program_tables(report) if report.get("kind") == "program" else build_tables(report)
+
+
 def _plots(report: dict) -> list[tuple[str, str, str]]:
-    """(element id, alt text, PNG data URI) of each plot the report has data for."""
+    """(element id, alt text, PNG data URI) of each plot the report has data for (none for a program report)."""
+    if report.get("kind") == "program":
+        return []
     systems, retrieval = report.get("systems", {}), report.get("retrieval", {})
     plots = []
     if systems:
@@ -150,7 +158,7 @@ def render_html(report: dict) -> str:
         *[f'<img id="{plot_id}" alt="{html.escape(alt)}" src="{uri}">' for plot_id, alt, uri in _plots(report)],
         "</div>",
     ]
-    for table in build_tables(report):
+    for table in tables_of(report):
         parts.append(f"<h2>{html.escape(table.title)}</h2><table>")
         parts.append("<tr>" + "".join(f"<th>{html.escape(cell)}</th>" for cell in table.header) + "</tr>")
         for row in table.rows:

@@ -65,7 +65,8 @@ def speed_ratio(systems: dict) -> float | None:
     """
     if SPEED_STUDENT not in systems or SPEED_TEACHER not in systems:
         return None
-    return systems[SPEED_STUDENT]["answers_per_s"] / systems[SPEED_TEACHER]["answers_per_s"]
+    rate = "answers_per_s" if "answers_per_s" in systems[SPEED_STUDENT] else "items_per_s"  # QA or program report
+    return systems[SPEED_STUDENT][rate] / systems[SPEED_TEACHER][rate]
 
 
 def recall_ks(figures: dict) -> list[int]:
@@ -73,14 +74,15 @@ def recall_ks(figures: dict) -> list[int]:
     return sorted(int(key.split("@")[1]) for key in figures if key.startswith("recall@"))
 
 
-def _num(value: float | None, digits: int = 1) -> str:
+def cell(value: float | None, digits: int = 1) -> str:
+    """A figure as a table cell: `digits` decimals, `n/a` when absent."""
     return MISSING if value is None else f"{value:.{digits}f}"
 
 
 def _with_ci(metrics: dict, key: str) -> str:
     low, high = metrics.get(f"{key}_ci") or (None, None)
-    interval = f" [{_num(low)}, {_num(high)}]" if low is not None else ""
-    return f"{_num(metrics.get(key))}{interval}"
+    interval = f" [{cell(low)}, {cell(high)}]" if low is not None else ""
+    return f"{cell(metrics.get(key))}{interval}"
 
 
 def _percent(fraction: float | None) -> float | None:
@@ -100,10 +102,10 @@ def systems_table(report: dict) -> Table:
             str(systems[name].get("questions", MISSING)),
             _with_ci(systems[name], "em"),
             _with_ci(systems[name], "f1"),
-            _num(systems[name].get("rouge_l")),
-            _num(systems[name].get("bleu")),
-            _num(systems[name].get("latency_p50_s"), 3),
-            _num(systems[name].get("answers_per_s"), 2),
+            cell(systems[name].get("rouge_l")),
+            cell(systems[name].get("bleu")),
+            cell(systems[name].get("latency_p50_s"), 3),
+            cell(systems[name].get("answers_per_s"), 2),
             systems[name].get("engine", MISSING),
         ]
         for name in ordered_systems(systems)
@@ -126,10 +128,10 @@ def retrieval_table(report: dict) -> Table | None:
         [
             [
                 name,
-                *[_num(_percent(figures.get(f"recall@{k}"))) for k in ks],
-                _num(figures.get("mrr@10"), 3),
-                _num(figures.get("ndcg@10"), 3),
-                _num(figures.get("latency_ms", {}).get("p50")),
+                *[cell(_percent(figures.get(f"recall@{k}"))) for k in ks],
+                cell(figures.get("mrr@10"), 3),
+                cell(figures.get("ndcg@10"), 3),
+                cell(figures.get("latency_ms", {}).get("p50")),
             ]
             for name, figures in retrieval.items()
         ],
@@ -151,8 +153,8 @@ def error_table(report: dict) -> Table | None:
             [
                 name,
                 *[str(systems[name]["errors"].get(column, 0)) for column in columns],
-                _num(_percent(systems[name].get("answer_in_context"))),
-                _num(_percent(systems[name].get("passage_recall"))),
+                cell(_percent(systems[name].get("answer_in_context"))),
+                cell(_percent(systems[name].get("passage_recall"))),
             ]
             for name in names
         ],
@@ -186,7 +188,7 @@ def hops_table(report: dict) -> Table | None:
                 name,
                 em(systems[name], "one_hop"),
                 em(systems[name], "two_hop"),
-                _num(_percent(systems[name].get("all_gold_recall"))),
+                cell(_percent(systems[name].get("all_gold_recall"))),
                 *[str((systems[name].get("gold_found_by_hop") or {}).get(hop, MISSING)) for hop in hops],
                 str((systems[name].get("gold_found_by_hop") or {}).get("missed", MISSING)),
             ]
@@ -210,8 +212,8 @@ def abstention_table(report: dict) -> Table | None:
                 name,
                 str(systems[name]["abstention"]["unanswerable"]),
                 str(systems[name]["abstention"]["abstained"]),
-                _num(_percent(systems[name]["abstention"]["precision"])),
-                _num(_percent(systems[name]["abstention"]["recall"])),
+                cell(_percent(systems[name]["abstention"]["precision"])),
+                cell(_percent(systems[name]["abstention"]["recall"])),
             ]
             for name in names
         ],
@@ -239,8 +241,8 @@ def worst_table(report: dict) -> Table | None:
                 " / ".join(row["gold"]),
                 row["student"],
                 row["teacher"],
-                _num(row["student_f1"]),
-                _num(row["teacher_f1"]),
+                cell(row["student_f1"]),
+                cell(row["teacher_f1"]),
                 in_context(row.get("answer_in_context")),
             ]
             for row in rows

@@ -133,9 +133,9 @@ def test_a_choice_outside_its_values_is_reported_with_the_text_before_it():
     assert eos is False
 
 
-def test_a_missing_choice_field_is_reported_too():
-    parsed = parse_completion(Triage, "reasoning: money")
-    assert parsed.invalid["category"] == "reasoning: money\ncategory: "
+def test_a_missing_choice_field_is_reported_with_the_fields_before_it():
+    parsed = parse_completion(Triage, 'reasoning: money\ntags: ["x"]')
+    assert parsed.invalid["category"] == "reasoning: money\ncategory: " and parsed.values["tags"] == ["x"]
 
 
 def test_choice_values_of_each_kind():
@@ -150,8 +150,11 @@ def test_a_value_that_is_not_its_type_is_a_parse_error():
         parse_completion(Triage, "reasoning: r\ncategory: billing\ntags: 5")
 
 
-def test_empty_completions_give_empty_values():
+def test_an_empty_text_field_is_empty_but_an_absent_typed_field_is_a_parse_error():
     assert parse_completion(ANSWER, "").values == {"answer": ""}
     typed = dspy.Signature("question -> count: int")
-    assert parse_completion(typed, "").values == {"count": None}
     assert parse_completion(typed, "3").values == {"count": 3}
+    with pytest.raises(AdapterParseError, match="count"):
+        parse_completion(typed, "")
+    with pytest.raises(AdapterParseError, match="tags"):
+        parse_completion(Triage, "reasoning: r\ncategory: billing")

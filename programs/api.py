@@ -4,7 +4,8 @@
 `programs.rundir`): it rebuilds the program named in `manifest.json` over the retriever it names,
 loads the program's saved DSPy JSON state (demos and instructions) and attaches an LM: the LoRA student
 (`use="student"`, the default) or the teacher (`use="teacher"`). The result, a `CompiledQA`, answers
-with `qa(question)` and becomes a tool for `dspy.ReAct` with `qa.as_tool()`.
+with `qa(question)` and becomes a tool for `dspy.ReAct` with `qa.as_tool()`; a run of a user's own program
+gives a `CompiledProgram`, called with the program's inputs (`program(ticket="...")`), also a tool.
 
 The LM always comes from the manifest, never from the JSON state: any LM recorded there is dropped,
 because loading it could import arbitrary classes and it names the machine that compiled the run.
@@ -26,23 +27,47 @@ import dspy
 
 from core.errors import RagdistillError
 from programs.rundir import STUDENT_DIR, USES, open_program, read_run_manifest
+from programs.user import is_user_program
 
 
 @dataclass
-class CompiledQA:
-    """A program together with the LM it was compiled for: call it with a question."""
+class CompiledProgram:
+    """A compiled program together with the LM it was compiled for: call it with the program's inputs."""
 
     program: dspy.Module
-    """The compiled program (`RAG`, `MultiHopRAG` or `ClosedBook`) with its demos and instructions."""
+    """The compiled program, with its demos and instructions."""
     lm: dspy.BaseLM
     """The LM that answers."""
     adapter: dspy.Adapter | None = None
     """How prompts are formatted for `lm` (students need `finetune.adapter.StudentAdapter`); None: DSPy's."""
+    inputs: tuple[str, ...] = ()
+    """The program's input fields (what `as_tool` asks an agent for)."""
+
+    def __call__(self, *args: Any, **inputs: Any) -> dspy.Prediction:
+        """The program's prediction for these inputs, answered by `lm`."""
+        with dspy.context(lm=self.lm, adapter=self.adapter or dspy.settings.adapter):
+            return self.program(*args, **inputs)
+
+    def as_tool(self, name: str = "run_program", desc: str | None = None) -> dspy.Tool:
+        """This program as a `dspy.Tool` taking its input fields (strings) and returning its outputs as a dict."""
+
+        def run_program(**inputs: Any) -> dict[str, Any]:
+            return dict(self(**inputs).toDict())
+
+        desc = desc or f"Run the compiled {type(self.program).__name__} program on {', '.join(self.inputs)}."
+        args = {field: {"type": "string"} for field in self.inputs}
+        return dspy.Tool(run_program, name=name, desc=desc, args=args, arg_types=dict.fromkeys(self.inputs, str))
+
+
+@dataclass
+class CompiledQA(CompiledProgram):
+    """A compiled retrieve-then-answer program: call it with a question."""
+
+    inputs: tuple[str, ...] = ("question",)
 
     def __call__(self, question: str) -> dspy.Prediction:
         """`answer`, `context` (passages as the LM saw them) and `passages` (`Hit`s) for `question`."""
-        with dspy.context(lm=self.lm, adapter=self.adapter or dspy.settings.adapter):
-            return self.program(question=question)
+        return super().__call__(question=question)
 
     def as_tool(self, name: str = "answer_question", desc: str | None = None) -> dspy.Tool:
         """This QA system as a `dspy.Tool`: it returns the answer and the titles of the passages it read."""
@@ -61,8 +86,9 @@ def load_program(
     retriever: Any = None,
     index_dir: str | Path | None = None,
     lm: dspy.BaseLM | str | None = None,
-) -> CompiledQA:
-    """The program compiled in `run_dir`, answering with its student or teacher LM.
+) -> CompiledProgram:
+    """The program compiled in `run_dir`, answering with its student or teacher LM: a `CompiledQA` for the
+    bundled programs (`qa(question)`), a `CompiledProgram` for a user's own (`program(**inputs)`).
 
     `retriever` replaces the one the manifest names (any object with `search(query, k)`, a
     `dspy.ColBERTv2` client or a server URL); `index_dir` opens the manifest's retriever over another
@@ -80,6 +106,8 @@ def load_program(
     if isinstance(lm, str):
         lm = served_student_lm(run_dir, manifest, lm)
     lm = lm or (run_student_lm(run_dir, manifest) if use == "student" else run_teacher_lm(manifest))
+    if is_user_program(manifest["program"]):
+        return CompiledProgram(program, lm, StudentAdapter(), tuple(manifest.get("inputs") or ()))
     return CompiledQA(program=program, lm=lm, adapter=StudentAdapter())
 
 
@@ -110,7 +138,7 @@ def served_student_lm(run_dir: Path, manifest: dict, api_base: str) -> dspy.Base
 
     adapter_dir = (manifest.get("student") or {}).get("adapter_dir", STUDENT_DIR)
     train_config = read_student_record(run_dir / adapter_dir).get("train_config", {})
-    return ServedStudentLM(api_base, max_tokens=train_config.get("max_target_tokens", DEFAULT_MAX_NEW_TOKENS))
+    return ServedStudentLM(api_base, max_tokens=train_config.get("max_target_tokens") or DEFAULT_MAX_NEW_TOKENS)
 
 
 def run_teacher_lm(manifest: dict, cache: bool = True) -> dspy.BaseLM:

@@ -24,6 +24,7 @@ from typing import Any
 
 import dspy
 
+from core.atomic import atomic_file
 from core.errors import RagdistillError
 from data.loaders import file_sha256
 from optimizers.traces import check_fingerprints, data_fingerprint, program_fingerprint, read_traces, replayable
@@ -68,7 +69,8 @@ def check_traces_source(config: CompileConfig, program_name: str, trainset: list
 def reuse_teacher(run: Run, config: CompileConfig) -> dict:
     """The teacher stage of a `--traces-from` compile: RUN's compiled teacher program and teacher entry, copied."""
     source = traces_source(config)
-    shutil.copyfile(source / program_file("teacher"), run.dir / program_file("teacher"))
+    with atomic_file(run.dir / program_file("teacher"), suffix=".json") as copy:  # whole, or not at all
+        shutil.copyfile(source / program_file("teacher"), copy)
     teacher = dict(read_run_manifest(source).get("teacher") or {})
     return {"teacher": {**teacher, "from_run": config.traces_from}}  # as given: no absolute path in a run
 

@@ -10,7 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from core.errors import ProgramError
+from finetune.record import read_training_pairs
+from programs.api import CompiledProgram, load_program
 from programs.compile.__main__ import main as compile_main
+from programs.evaluate.__main__ import main as evaluate_main
 from programs.user import build_user_program, labels_match, load_metric, program_inputs, takes_retriever
 from tests.programs.user_specs import Echo
 
@@ -86,3 +89,34 @@ def test_each_example_compiles_distils_and_reports_on_a_tiny_student(example: st
     assert distilled["items"] == 4
     assert report["cost"]["student_distilled"]["tokens_in"] > 0
     assert "Accuracy per output field" in (run / "report" / "report.md").read_text()
+
+    program = load_program(run)  # the Python API: the distilled program, called with its inputs
+    assert isinstance(program, CompiledProgram) and program.inputs == tuple(manifest["inputs"])
+    text = json.loads(Path(f"examples/{example}/test.jsonl").read_text().splitlines()[-1])[manifest["inputs"][0]]
+    tool = program.as_tool()
+    assert tool.args == {manifest["inputs"][0]: {"type": "string"}}
+    evaluated = CliRunner().invoke(evaluate_main, [str(run), "--no-teacher", "--limit", "2"])
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "student_distilled" in evaluated.output and json.loads((run / "report" / "report.json").read_text())[
+        "systems"]["student_distilled"]["items"] == 2  # fmt: skip
+    if example == "review_pipeline":  # choice outputs only: always valid, whatever the tiny student writes
+        prediction = program(**{manifest["inputs"][0]: text})
+        assert prediction.topic in ("battery", "screen", "sound", "price", "delivery")
+        assert prediction.sentiment in ("positive", "negative")
+
+
+def test_traces_from_and_resume_work_for_a_users_program(tiny_t5_dir: Path, tmp_path: Path):
+    spec = "examples.review_pipeline.program"
+    options = [
+        "--program", f"{spec}:build", "--metric", f"{spec}:metric", "--teacher", f"{spec}:teacher",
+        *[f"--{split}=examples/review_pipeline/{split}.jsonl" for split in ("train", "dev", "test")],
+        "--student", str(tiny_t5_dir), "--train-size", "6", "--dev-size", "2", "--test-size", "2",
+        "--baseline-test-size", "1", "--epochs", "1", "--out", str(tmp_path),
+    ]  # fmt: skip
+    assert CliRunner().invoke(compile_main, [*options, "--name", "first"]).exit_code == 0
+    again = CliRunner().invoke(compile_main, [*options, "--name", "second", "--traces-from", str(tmp_path / "first")])
+    assert again.exit_code == 0, again.output
+    assert read_training_pairs(tmp_path / "second" / "student") == read_training_pairs(tmp_path / "first" / "student")
+    assert "teacher_compiled" not in json.loads((tmp_path / "second" / "report" / "report.json").read_text())["systems"]
+    resumed = CliRunner().invoke(compile_main, [*options, "--name", "first", "--resume"])
+    assert resumed.exit_code == 0 and resumed.output.count("skipped (--resume)") == 3, resumed.output

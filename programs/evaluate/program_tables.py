@@ -22,13 +22,15 @@ def program_systems_table(report: dict) -> Table:
         rows.append([
             name, str(figures["items"]), f"{cell(figures['score'])} [{cell(low)}, {cell(high)}]",
             f"{figures['parse_failures']} ({cell(100 * figures['parse_failure_rate'])}%)", str(figures["errors"]),
+            cell(figures.get("choice_validity")),
             cell(figures["latency_p50_s"], 3), cell(figures["items_per_s"], 2), figures.get("engine", "n/a"),
         ])  # fmt: skip
     errors = [f"{name}: {systems[name]['first_error']}" for name in systems if systems[name].get("first_error")]
     note = f"Score: {report.get('metric')}, in percent of the items." + (
         " First error of each system that raised: " + "; ".join(errors) if errors else ""
     )
-    header = ["System", "items", "score [95% CI]", "parse failures", "errors", "p50 latency (s)", "items/s", "engine"]
+    header = ["System", "items", "score [95% CI]", "parse failures", "errors", "valid choices (%)", "p50 latency (s)",
+              "items/s", "engine"]  # fmt: skip
     return Table("Systems", header, rows, note)
 
 

@@ -10,9 +10,11 @@ same held-out examples (the same systems as a QA run, `programs.evaluate.evaluat
 
 For each system `score_items` gives the user's metric (mean, in percent, with a bootstrap interval), the
 accuracy of every labelled output field (`field_accuracy`: JSON-equal to the label, `programs.user.same_value`),
-how many calls failed to parse (`parse_failures`, DSPy's `AdapterParseError`) or failed otherwise (`errors`,
-with the first message), latency, items per second, and the LM tokens per item. `cost` puts each system's
-tokens and seconds per item next to the compiled teacher's.
+the share of choice-valued outputs (`Literal`, `Enum`, `bool`) that are allowed values (`choice_validity`,
+over every predictor call of the items that finished), how many items failed to parse (`parse_failures`,
+DSPy's `AdapterParseError`) or failed otherwise (`errors`, with the first message), latency, items per second,
+and the LM tokens per item. `cost` puts each system's tokens and seconds per item next to the compiled
+teacher's.
 
 Simplified: an item whose program raised scores 0 and has no field values; token counts come from the LM's
 history, shared equally among the items answered together (as in the QA evaluation).
@@ -35,6 +37,7 @@ from tqdm import tqdm
 from core.errors import DataError, first_line
 from core.log import say
 from engine.local import engine_label
+from finetune.prompt import choices
 from programs.api import run_student_lm, run_teacher_lm, student_backend
 from programs.rundir import open_program, program_file, read_run_manifest
 from programs.user import load_metric, same_value
@@ -54,14 +57,28 @@ class ItemRecord:
     failure: str | None = None
     """"parse" (an output the adapter could not read), another exception's first line, or None."""
     prediction: dict[str, Any] = field(default_factory=dict)
+    choices: tuple[int, int] = (0, 0)
+    """(valid, all) choice-valued outputs (`Literal`, `Enum`, `bool`) of the item's predictor calls."""
+
+
+def choice_counts(trace: list[tuple]) -> tuple[int, int]:
+    """(valid, all) choice-valued outputs among the predictor calls of a DSPy trace."""
+    valid = total = 0
+    for predictor, _, outputs in trace:
+        for name, spec in predictor.signature.output_fields.items():
+            allowed = choices(spec.annotation)
+            if allowed is not None:
+                total += 1
+                valid += any(outputs.get(name) == value for _, value in allowed)
+    return valid, total
 
 
 def answer_item(program: dspy.Module, lm: dspy.BaseLM, adapter: dspy.Adapter, metric, example: dspy.Example
                 ) -> ItemRecord:  # fmt: skip
     """Run `program` on one example under `lm` and score it."""
-    started = time.perf_counter()
+    started, trace = time.perf_counter(), []
     try:
-        with dspy.context(lm=lm, adapter=adapter):
+        with dspy.context(lm=lm, adapter=adapter, trace=trace):
             prediction = program(**example.inputs())
     except AdapterParseError:
         return ItemRecord(0.0, {}, time.perf_counter() - started, failure="parse")
@@ -70,7 +87,8 @@ def answer_item(program: dspy.Module, lm: dspy.BaseLM, adapter: dspy.Adapter, me
     latency = time.perf_counter() - started
     labels = {name: value for name, value in example.labels().items() if name in prediction}
     fields = {name: same_value(prediction[name], value) for name, value in labels.items()}
-    return ItemRecord(float(metric(example, prediction)), fields, latency, prediction=prediction.toDict())
+    score = float(metric(example, prediction))
+    return ItemRecord(score, fields, latency, prediction=prediction.toDict(), choices=choice_counts(trace))
 
 
 def score_items(records: list[ItemRecord], wall_s: float, tokens: tuple[int | None, int | None]) -> dict[str, Any]:
@@ -89,6 +107,7 @@ def score_items(records: list[ItemRecord], wall_s: float, tokens: tuple[int | No
         "field_accuracy": {
             name: 100.0 * float(np.mean([record.fields.get(name, False) for record in records])) for name in names
         },
+        "choice_validity": _share(sum(r.choices[0] for r in records), sum(r.choices[1] for r in records)),
         "parse_failures": sum(failure == "parse" for failure in failures),
         "parse_failure_rate": sum(failure == "parse" for failure in failures) / count,
         "errors": sum(failure != "parse" for failure in failures),
@@ -99,6 +118,11 @@ def score_items(records: list[ItemRecord], wall_s: float, tokens: tuple[int | No
         "tokens_in_mean": tokens[0] / count if tokens[0] is not None else None,
         "tokens_out_mean": tokens[1] / count if tokens[1] is not None else None,
     }
+
+
+def _share(part: int, whole: int) -> float | None:
+    """`part` over `whole` in percent; None when there is nothing to count."""
+    return 100.0 * part / whole if whole else None
 
 
 def _tokens(lm: dspy.BaseLM, since: int) -> tuple[int | None, int | None]:

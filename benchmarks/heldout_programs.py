@@ -1,0 +1,180 @@
+"""Two DSPy programs nobody tuned the student on, with their data and a recorded teacher (`benchmarks.distill_any`).
+
+- `email_desk`: one `dspy.ChainOfThought` step reading a customer email: `intent` (`Literal`), the `people` it
+  names (`list[str]`) and its `priority` (an `Enum`).
+- `order_desk`: two steps sharing field names: `extract` reads a `message` into an `order` (a pydantic model:
+  item, quantity, express), `confirm` reads the same `message` and that `order` and writes a `reply`.
+
+Each `build_*` returns the program, `*_examples(seed)` 88 examples made from templates (48 to train, 40 held
+out), `*_teacher(examples)` a `DummyLM` answering every step as a strong LM would (right on every example),
+and `*_metric` the task's metric. The templates differ from the bundled examples' (`examples/`).
+
+Simplified: templated text; the recorded teacher stands in for a hosted LM, as it does offline everywhere.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import random
+from typing import Literal
+
+import dspy
+from dspy.utils import DummyLM
+from pydantic import BaseModel
+
+PEOPLE = ["Ana Silva", "Tom Berg", "Mei Lin", "Omar Haddad", "Lena Vogel", "Raj Patel", "Sofia Rossi", "Jon Park"]
+
+
+class Priority(enum.Enum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+
+
+class ReadEmail(dspy.Signature):
+    """Read a customer email: what the sender wants, the people it names, and how soon it must be handled."""
+
+    email: str = dspy.InputField()
+    intent: Literal["meeting", "quote", "complaint", "cancellation"] = dspy.OutputField()
+    people: list[str] = dspy.OutputField(desc="full names of the people the email names")
+    priority: Priority = dspy.OutputField()
+
+
+class EmailDesk(dspy.Module):
+    def __init__(self):
+        super().__init__()
+        self.read = dspy.ChainOfThought(ReadEmail)
+
+    def forward(self, email: str) -> dspy.Prediction:
+        return self.read(email=email)
+
+
+ASKS = {
+    "meeting": ["Could we meet with {a} next week", "Please book a call with {a} on Monday",
+                "Can {a} join us for a meeting on Friday"],
+    "quote": ["Please send a price quote for forty chairs to {a}", "What would {a} pay for a yearly licence",
+              "Could you quote {a} for the new printers"],
+    "complaint": ["{a} received a broken lamp and is unhappy", "The service {a} got yesterday was rude",
+                  "{a} is still waiting for a refund and is upset"],
+    "cancellation": ["Please cancel the subscription of {a}", "{a} wants to end the contract",
+                     "Stop the weekly deliveries to {a}"],
+}  # fmt: skip
+URGENCY = {Priority.HIGH: "We need an answer by tomorrow.", Priority.LOW: "No hurry, whenever you have a moment.",
+           Priority.NORMAL: "Thank you."}  # fmt: skip
+
+
+def email_examples(seed: int = 3, count: int = 88) -> list[dspy.Example]:
+    """Emails with their intent, people and priority (the people appear as written)."""
+    rng, examples, seen = random.Random(seed), [], set()
+    while len(examples) < count:
+        intent, priority = rng.choice(list(ASKS)), rng.choice(list(Priority))
+        people = rng.sample(PEOPLE, rng.choice([1, 2]))
+        named = " and ".join(people)
+        email = f"Hello, {rng.choice(ASKS[intent]).format(a=named)}. {URGENCY[priority]} Best, the office"
+        if email not in seen:
+            seen.add(email)
+            examples.append(
+                dspy.Example(email=email, intent=intent, people=people, priority=priority).with_inputs("email")
+            )
+    return examples
+
+
+def email_teacher(examples: list[dspy.Example]) -> DummyLM:
+    """Every email answered right, with a one-sentence reasoning."""
+    answers = {}
+    for ex in examples:
+        reasoning = (
+            f"The sender asks about a {ex.intent}, names {' and '.join(ex.people)}, priority {ex.priority.value}."
+        )
+        answers[f"[[ ## email ## ]]\n{ex.email}\n"] = {
+            "reasoning": reasoning, "intent": ex.intent, "people": json.dumps(ex.people), "priority": ex.priority.value,
+        }  # fmt: skip
+    return DummyLM(answers)
+
+
+def email_metric(example: dspy.Example, prediction: dspy.Prediction, trace: object = None) -> bool:
+    """Right intent, the same people (any order) and the right priority."""
+    return (
+        prediction.intent == example.intent
+        and sorted(prediction.people or []) == sorted(example.people)
+        and prediction.priority == example.priority
+    )
+
+
+class Order(BaseModel):
+    item: str
+    quantity: int
+    express: bool
+
+
+class ExtractOrder(dspy.Signature):
+    """Read the order in the customer's message."""
+
+    message: str = dspy.InputField()
+    order: Order = dspy.OutputField()
+
+
+class ConfirmOrder(dspy.Signature):
+    """Write the one-line confirmation of the order in the customer's message."""
+
+    message: str = dspy.InputField()
+    order: Order = dspy.InputField()
+    reply: str = dspy.OutputField()
+
+
+class OrderDesk(dspy.Module):
+    def __init__(self):
+        super().__init__()
+        self.extract = dspy.Predict(ExtractOrder)
+        self.confirm = dspy.Predict(ConfirmOrder)
+
+    def forward(self, message: str) -> dspy.Prediction:
+        order = self.extract(message=message).order
+        return dspy.Prediction(order=order, reply=self.confirm(message=message, order=order).reply)
+
+
+ITEMS = ["desk lamps", "office chairs", "printer cartridges", "monitors", "keyboards", "whiteboards", "headsets"]
+ORDERS = ["Please send {q} {i}{e}.", "I would like to order {q} {i}{e}.", "We need {q} {i} for the new team{e}.",
+          "Can you ship {q} {i}{e}?"]  # fmt: skip
+
+
+def confirmation(order: Order) -> str:
+    """The reply a strong LM writes for an order."""
+    return f"Confirmed: {order.quantity} {order.item}, {'express' if order.express else 'standard'} delivery."
+
+
+def order_examples(seed: int = 5, count: int = 88) -> list[dspy.Example]:
+    """Order messages with the order and the confirmation."""
+    rng, examples, seen = random.Random(seed), [], set()
+    while len(examples) < count:
+        order = Order(item=rng.choice(ITEMS), quantity=rng.randint(2, 60), express=rng.random() < 0.5)
+        urgency = rng.choice([" by express delivery", " as an express order"]) if order.express else ""
+        message = rng.choice(ORDERS).format(q=order.quantity, i=order.item, e=urgency)
+        if message not in seen:
+            seen.add(message)
+            examples.append(
+                dspy.Example(message=message, order=order, reply=confirmation(order)).with_inputs("message")
+            )
+    return examples
+
+
+def order_teacher(examples: list[dspy.Example]) -> DummyLM:
+    """Both steps answered right for every message."""
+    answers = {}
+    for ex in examples:
+        answers[f"[[ ## message ## ]]\n{ex.message}\n\n[[ ## order ## ]]"] = {"reply": ex.reply}
+        answers[f"[[ ## message ## ]]\n{ex.message}\n\nRespond"] = {"order": ex.order.model_dump_json()}
+    return DummyLM(answers)
+
+
+def order_metric(example: dspy.Example, prediction: dspy.Prediction, trace: object = None) -> bool:
+    """The right order and the exact confirmation."""
+    return prediction.order == example.order and prediction.reply == example.reply
+
+
+PROGRAMS = {
+    "email_desk": (EmailDesk, email_examples, email_teacher, email_metric),
+    "order_desk": (OrderDesk, order_examples, order_teacher, order_metric),
+}
+"""Name -> (program class, examples, teacher, metric)."""

@@ -11,7 +11,7 @@ gold query targets aim at, not a student's figure (`programs.evaluate` reports t
 
 Printed JSON per variant: for one-hop and two-hop questions apart, the share whose final context holds every
 gold passage; and how many steps had no derived target (by hop). `world` is the bundled test split; `hotpotqa`
-the real sample in `../shared/data`. The index is built once per corpus in the ragdistill cache.
+the real sample in `data/samples/`. The index is built once per corpus in the ragdistill cache.
 """
 
 from __future__ import annotations
@@ -22,14 +22,13 @@ from pathlib import Path
 import click
 
 from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import WORLD_CORPUS, load_corpus, load_examples
+from data.loaders import SAMPLES_DIR, WORLD_CORPUS, load_corpus, load_examples
 from optimizers.targets import QueryTargets
 from retrieval.base import Hit, Retriever
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {
     "world": ("test", WORLD_CORPUS),
-    "hotpotqa": (SHARED_DATA / "hotpotqa_dev_sample.jsonl", SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl"),
+    "hotpotqa": (SAMPLES_DIR / "hotpotqa_dev_sample.jsonl", SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl"),
 }
 VARIANTS = ("single", "question+derived", "derived+derived")
 

@@ -2,10 +2,9 @@
 
     python -m benchmarks.report runs/world --dataset world|hotpotqa|squad [--limit 40] [--retrievers ...]
 
-`world` is the bundled test split; `hotpotqa` and `squad` are the real samples in `../shared/data/` (when
-present), whose corpus is indexed into the ragdistill cache first. The full report is written to
-`RUN_DIR/report-<dataset>/`; stdout gets its summary: each system's EM/F1/latency/throughput and each
-retriever's recall@k and MRR.
+`world` is the bundled test split; `hotpotqa` and `squad` are the real samples in `data/samples/`, whose
+corpus is indexed into the ragdistill cache first. The full report is written to `RUN_DIR/report-<dataset>/`;
+stdout gets its summary: each system's EM/F1/latency/throughput and each retriever's recall@k and MRR.
 """
 
 from __future__ import annotations
@@ -17,15 +16,14 @@ import click
 import dspy
 
 from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import WORLD_DIR, file_sha256, load_examples
+from data.loaders import SAMPLES_DIR, WORLD_DIR, file_sha256, load_examples
 from finetune.adapter import StudentAdapter
 from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 DATASETS = {
     "world": (WORLD_DIR / "test.jsonl", None),
-    "hotpotqa": (SHARED_DATA / "hotpotqa_dev_sample.jsonl", SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl"),
-    "squad": (SHARED_DATA / "squad_v1.1_dev_sample.jsonl", SHARED_DATA / "squad_v1.1_dev_sample_corpus.jsonl"),
+    "hotpotqa": (SAMPLES_DIR / "hotpotqa_dev_sample.jsonl", SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl"),
+    "squad": (SAMPLES_DIR / "squad_v1.1_dev_sample.jsonl", SAMPLES_DIR / "squad_v1.1_dev_sample_corpus.jsonl"),
 }
 SUMMARY_KEYS = (
     "em", "em_ci", "f1", "rouge_l", "bleu", "latency_p50_s", "answers_per_s", "answer_in_context",

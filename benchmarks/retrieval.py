@@ -6,7 +6,7 @@ Datasets (each a corpus plus questions with gold pids):
 - `world`: the bundled fictional world (data/world/corpus.jsonl, test.jsonl);
 - `world10k`: the same corpus padded to 10,000 passages with generated filler passages (words drawn from
   the corpus, so term statistics stay realistic; no filler can be a gold passage), same questions;
-- `hotpotqa`, `squad`: the real samples in /work/shared/data (third-party questions); `hotpotqa10k` pads
+- `hotpotqa`, `squad`: the real samples in data/samples/ (third-party questions); `hotpotqa10k` pads
   the HotpotQA corpus the same way (not run by default: ColBERT indexes 10k passages in ~15 min on 2 cores).
 A dataset whose files are absent is reported as skipped. Indexes are cached under --cache-dir, keyed by the
 corpus hash, so a second run only measures search. Build time, passages/s and index bytes come from the
@@ -38,7 +38,7 @@ import httpx
 
 from core.atomic import write_json_atomic, write_text_atomic
 from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import Passage, load_corpus, load_examples
+from data.loaders import SAMPLES_DIR, Passage, load_corpus, load_examples
 from retrieval.bm25 import build_bm25
 from retrieval.build import build_index
 from retrieval.factory import RETRIEVER_NAMES, load_retriever
@@ -46,7 +46,6 @@ from retrieval.indexdir import BM25_DIR, COLBERT_DIR, corpus_sha256, parts_for
 from retrieval.metrics import evaluate_retriever, latency_summary
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path("/work/shared/data")
 PADDED_SIZE = 10_000
 QUICK_QUESTIONS = 50
 QUICK_PADDED_SIZE = 2_000
@@ -70,16 +69,16 @@ DATASETS = {
     "world": Dataset("world", REPO / "data/world/corpus.jsonl", REPO / "data/world/test.jsonl"),
     "world10k": Dataset("world10k", REPO / "data/world/corpus.jsonl", REPO / "data/world/test.jsonl", PADDED_SIZE),
     "hotpotqa": Dataset(
-        "hotpotqa", SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl", SHARED_DATA / "hotpotqa_dev_sample.jsonl"
+        "hotpotqa", SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl", SAMPLES_DIR / "hotpotqa_dev_sample.jsonl"
     ),
     "hotpotqa10k": Dataset(
         "hotpotqa10k",
-        SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl",
-        SHARED_DATA / "hotpotqa_dev_sample.jsonl",
+        SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl",
+        SAMPLES_DIR / "hotpotqa_dev_sample.jsonl",
         PADDED_SIZE,
     ),
     "squad": Dataset(
-        "squad", SHARED_DATA / "squad_v1.1_dev_sample_corpus.jsonl", SHARED_DATA / "squad_v1.1_dev_sample.jsonl"
+        "squad", SAMPLES_DIR / "squad_v1.1_dev_sample_corpus.jsonl", SAMPLES_DIR / "squad_v1.1_dev_sample.jsonl"
     ),
 }
 

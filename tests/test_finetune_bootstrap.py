@@ -9,7 +9,8 @@ from dspy.utils import DummyLM
 
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
-from tests.fixtures_models import COPY_WORDS, copy_task, strict_match
+from finetune.provider import train_kwargs
+from tests.fixtures_models import COPY_TRAINING, COPY_WORDS, copy_task, strict_match
 
 SIGNATURE = "context, question -> answer"
 
@@ -27,15 +28,8 @@ def test_bootstrap_finetune_trains_the_student(tiny_t5_dir: Path, tmp_path: Path
     with dspy.context(adapter=StudentAdapter()):
         before = accuracy(student, trainset)
 
-    train_kwargs = {
-        "full_finetune": True,
-        "epochs": 80,
-        "batch_size": 2,
-        "learning_rate": 3e-3,
-        "val_fraction": 0.0,
-        "output_dir": str(tmp_path / "student"),
-    }
-    optimizer = dspy.BootstrapFinetune(metric=strict_match, adapter=StudentAdapter(), train_kwargs=train_kwargs)
+    settings = train_kwargs(COPY_TRAINING, output_dir=tmp_path / "student")
+    optimizer = dspy.BootstrapFinetune(metric=strict_match, adapter=StudentAdapter(), train_kwargs=settings)
     compiled = optimizer.compile(student, trainset=trainset, teacher=teacher)
 
     lm = compiled.lm

@@ -13,7 +13,7 @@ from data.loaders import WORLD_DIR, load_examples
 from finetune.adapter import StudentAdapter
 from programs.evaluate.__main__ import main as evaluate_main
 from programs.evaluate.evaluation import evaluate_run
-from programs.evaluate.report import SYSTEMS
+from programs.evaluate.report_tables import SYSTEMS
 
 
 def test_report_with_a_dummy_teacher_has_every_system_and_section(tiny_run, tiny_examples):

@@ -9,7 +9,8 @@ import subprocess
 
 import pytest
 
-from programs.evaluate.report import SYSTEMS, write_report
+from programs.evaluate.report import write_report
+from programs.evaluate.report_tables import SYSTEMS
 from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
 
 HOSTILE = '<script>alert("x")</script> | & more'

@@ -4,13 +4,12 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
 `AnswerRecord` per question. `score_system(records)` turns them into one flat dict of figures (the
 "metrics" object in the schema of `programs/evaluate/report.py`):
 
-- `em`, `f1`: means of the per-question SQuAD exact match / token F1 (`optimizers.metrics`, best over the
-  gold aliases), in percent; `em_ci`, `f1_ci`: 95% percentile-bootstrap intervals `[low, high]` of those
-  means (`BOOTSTRAP_RESAMPLES` resamples of the questions, seeded, so a report is reproducible).
-- `rouge_l`: mean per-question ROUGE-L F-measure (`rouge_score`, best over aliases), in percent;
-  `bleu`: mean per-question sacrebleu *sentence* BLEU with every alias as a reference, exponential
-  smoothing and the n-gram order capped by the answer's length (`effective_order`), in percent. Corpus
-  BLEU scored a right one- or two-word answer 0 (it has no 4-grams); sentence BLEU scores it 100.
+- `em`, `f1`, `rouge_l`, `bleu`: means of the per-question scores, in percent, each computed by the `score` of
+  the report's `evaluate` metric module (`programs/evaluate/metrics/`: SQuAD exact match and HotpotQA token F1
+  best over the gold aliases, ROUGE-L best over the aliases, smoothed sacrebleu *sentence* BLEU against every
+  alias), so `evaluate.load` on a module gives the report's figure; `em_ci`, `f1_ci`: 95% percentile-bootstrap
+  intervals `[low, high]` of those means (`BOOTSTRAP_RESAMPLES` resamples of the questions, seeded, so a
+  report is reproducible).
 - `latency_p50_s`, `latency_p95_s`: per-question answer time; `answers_per_s`: questions divided by the
   evaluator's wall time for the whole batch when it gives one (`wall_s`), else by the summed latencies.
 - `tokens_in_mean`, `tokens_out_mean`: over the questions whose LM reported usage; `None` when none did.
@@ -31,25 +30,26 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
   unanswerable (gold `UNANSWERABLE`) and the answers that abstain (say `UNANSWERABLE`); None when there are
   neither. Precision: abstentions on unanswerable questions over all abstentions; recall: over all unanswerable
   questions (fractions 0-1, None when the denominator is 0).
-- `per_question`: `[{"qid", "em", "f1", "rouge_l", "bleu", "answer_in_context", "hops", "all_gold",
-  "gold_hops"}]` (0/1 and 0-1 scales) so anyone can recompute the means.
+- `per_question`: `[{"qid", "prediction", "gold", "em", "f1", "rouge_l", "bleu", "answer_in_context", "hops",
+  "all_gold", "gold_hops"}]` (0/1 and 0-1 scales) so anyone can recompute the means, or score the predictions
+  with another metric (`evaluate.load(...).compute(predictions=..., references=...)`).
 
 Simplified: the interval is a plain percentile bootstrap (no BCa correction) and covers EM and F1 only;
-latency percentiles interpolate linearly between samples; ROUGE uses `rouge_score`'s default tokenizer
-without stemming. `evaluate.load("rouge")` is not used because it fetches its metric script from the hub.
+latency percentiles interpolate linearly between samples. The metric modules are imported on first use
+(`answer_metrics`), as importing `evaluate` loads transformers' pipelines.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-import sacrebleu
 from dspy.evaluate.metrics import normalize_text
-from rouge_score import rouge_scorer
 
-from optimizers.metrics import abstained, exact_match, is_unanswerable, token_f1
+from optimizers.metrics import abstained, is_unanswerable
+from programs.evaluate.metrics import percent_mean
 from retrieval.metrics import recall_at_k
 
 BOOTSTRAP_RESAMPLES = 1000
@@ -112,26 +112,34 @@ def _mean_or_none(values: Sequence[float | int | None]) -> float | None:
     return float(np.mean(known)) if known else None
 
 
-def sentence_bleu(prediction: str, gold: Sequence[str]) -> float:
-    """sacrebleu sentence BLEU (0-100) against every alias, exponentially smoothed, n-gram order capped by length."""
-    return float(sacrebleu.sentence_bleu(prediction, list(gold), smooth_method="exp").score)
+@functools.cache
+def answer_metrics() -> dict[str, Callable[[str, Sequence[str]], float]]:
+    """The per-answer score (0-1) of each of the report's `evaluate` metric modules, by report key.
+
+    Returns:
+        `{"em", "f1", "rouge_l", "bleu"}` -> `score(prediction, gold answers)` of that module.
+    """
+    from programs.evaluate.metrics.bleu import bleu
+    from programs.evaluate.metrics.exact_match import exact_match
+    from programs.evaluate.metrics.f1 import f1
+    from programs.evaluate.metrics.rouge_l import rouge_l
+
+    return {"em": exact_match.score, "f1": f1.score, "rouge_l": rouge_l.score, "bleu": bleu.score}
 
 
 def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None) -> dict:
     """Every figure for one system's records (see the module docstring for each key)."""
     if not records:
         raise ValueError("score_system needs at least one record")
-    rouge = rouge_scorer.RougeScorer(["rougeL"])
     has_texts = any(record.retrieved_texts for record in records)
     per_question = []
     for record in records:
         per_question.append(
             {
                 "qid": record.qid,
-                "em": float(exact_match(record.prediction, record.gold)),
-                "f1": float(token_f1(record.prediction, record.gold)),
-                "rouge_l": rouge.score_multi(record.gold, record.prediction)["rougeL"].fmeasure,
-                "bleu": sentence_bleu(record.prediction, record.gold) / 100,
+                "prediction": record.prediction,
+                "gold": list(record.gold),
+                **{key: score(record.prediction, record.gold) for key, score in answer_metrics().items()},
                 "answer_in_context": answer_in_context(record.gold, record.retrieved_texts) if has_texts else None,
                 "hops": record.hops,
                 "all_gold": set(record.gold_pids) <= set(record.retrieved_pids) if record.gold_pids else None,
@@ -146,12 +154,12 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
     retrieves = any(record.retrieved_pids for record in records)
     return {
         "questions": len(records),
-        "em": 100 * float(np.mean(em)),
+        "em": percent_mean(em),
         "em_ci": [100 * bound for bound in bootstrap_ci(em)],
-        "f1": 100 * float(np.mean(f1)),
+        "f1": percent_mean(f1),
         "f1_ci": [100 * bound for bound in bootstrap_ci(f1)],
-        "rouge_l": 100 * float(np.mean([q["rouge_l"] for q in per_question])),
-        "bleu": 100 * float(np.mean([q["bleu"] for q in per_question])),
+        "rouge_l": percent_mean([q["rouge_l"] for q in per_question]),
+        "bleu": percent_mean([q["bleu"] for q in per_question]),
         "latency_p50_s": float(np.percentile(latencies, 50)),
         "latency_p95_s": float(np.percentile(latencies, 95)),
         "answers_per_s": len(records) / (wall_s if wall_s is not None else float(latencies.sum())),
@@ -177,8 +185,8 @@ def by_hops(per_question: Sequence[dict]) -> dict[str, dict]:
     return {
         name: {
             "questions": len(group),
-            "em": 100 * float(np.mean([q["em"] for q in group])),
-            "f1": 100 * float(np.mean([q["f1"] for q in group])),
+            "em": percent_mean([q["em"] for q in group]),
+            "f1": percent_mean([q["f1"] for q in group]),
         }
         for name, group in groups.items()
         if group
@@ -245,10 +253,10 @@ def worst_questions(
     rows = []
     for student in records_student:
         teacher = teacher_by_qid.get(student.qid)
-        if teacher is None or exact_match(student.prediction, student.gold):
+        if teacher is None or answer_metrics()["em"](student.prediction, student.gold):
             continue
-        student_f1 = float(token_f1(student.prediction, student.gold))
-        teacher_f1 = float(token_f1(teacher.prediction, teacher.gold))
+        student_f1 = answer_metrics()["f1"](student.prediction, student.gold)
+        teacher_f1 = answer_metrics()["f1"](teacher.prediction, teacher.gold)
         rows.append(
             {
                 "qid": student.qid,

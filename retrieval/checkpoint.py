@@ -9,7 +9,7 @@ ship inside a PyPI package, with no training at all:
   scores them (query augmentation, which only a trained model can use); with mask = pad those positions
   are zeroed and contribute nothing;
 - query_maxlen is 64 (32 truncated 17 of 198 HotpotQA questions; padmask makes the extra length free).
-Measured on a HotpotQA sample (docs/../shared notes): recall@5 0.80 with PLAID, against 0.77 for BM25;
+Measured on a HotpotQA sample: recall@5 0.80 with PLAID, against 0.77 for BM25;
 a random projection, the colbert-ai default for a plain BERT, retrieved almost nothing.
 
 Simplified: the checkpoint is built once per cache directory and never versioned beyond its name.

@@ -88,6 +88,11 @@ def say(message: str, *, detail: bool = False) -> None:
     click.echo(prefix + message, err=True)
 
 
+def progress_bars() -> bool:
+    """Whether progress bars are shown: not at `QUIET` (for `tqdm(..., disable=not progress_bars())`)."""
+    return verbosity() > QUIET
+
+
 @functools.cache
 def library_log() -> Path:
     """This process's log file for third-party output (created, and its path said, on first use)."""

@@ -12,7 +12,7 @@ import ast
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-PACKAGES = ("core", "data", "engine", "finetune", "optimizers", "programs", "retrieval", "benchmarks")
+PACKAGES = ("core", "data", "engine", "finetune", "optimizers", "programs", "retrieval", "benchmarks", "ragdistill")
 
 
 def module_name(path: Path) -> str:

@@ -147,7 +147,7 @@ class FrontDoor(click.Group):
 
 
 def benchmark_scripts() -> dict[str, Path] | None:
-    """The benchmark scripts by name (`benchmarks/<name>.py`), importable from here; None outside a checkout."""
+    """The benchmark scripts by name (`benchmarks/<name>.py` defining `main`); None outside a checkout."""
     try:
         package = importlib.import_module("benchmarks")
     except ImportError:
@@ -156,11 +156,20 @@ def benchmark_scripts() -> dict[str, Path] | None:
         sys.path.insert(0, str(CHECKOUT))
         package = importlib.import_module("benchmarks")
     folder = Path(package.__file__).parent
-    return {path.stem: path for path in sorted(folder.glob("*.py")) if path.stem != "__init__"}
+    return {path.stem: path for path in sorted(folder.glob("*.py")) if _is_script(path)}
+
+
+def _module(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _is_script(path: Path) -> bool:
+    """Whether a benchmarks module is a script (defines `main`), not one of the helpers the scripts share."""
+    return any(isinstance(node, ast.FunctionDef) and node.name == "main" for node in _module(path).body)
 
 
 def _docstring(path: Path) -> str:
-    return ast.get_docstring(ast.parse(path.read_text(encoding="utf-8"))) or ""
+    return ast.get_docstring(_module(path)) or ""
 
 
 class BenchGroup(click.Group):

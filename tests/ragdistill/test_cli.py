@@ -68,6 +68,7 @@ def test_quiet_leaves_results_and_drops_progress_lines(tiny_run, tmp_path):
 def test_bench_runs_the_checkouts_scripts():
     result = CliRunner().invoke(main, ["bench", "--help"])
     assert result.exit_code == 0 and "report " in result.output and "hops " in result.output
+    assert "  results " not in result.output and "  docs_tables " not in result.output  # helpers, not scripts
     hops = CliRunner().invoke(main, ["bench", "hops", "--help"])
     assert hops.exit_code == 0 and "ragdistill bench hops" in hops.output
     assert "The same as `python -m benchmarks.hops`." in hops.output

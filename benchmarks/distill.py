@@ -101,19 +101,8 @@ def peak_memory_mb() -> float:
 @click.option("--time-budget-s", type=float, default=None, help="Stop training after this many seconds.")
 @out_option
 @exit_cleanly_on_error
-def main(
-    student,
-    teacher,
-    train_size,
-    test_size,
-    teacher_questions,
-    epochs,
-    batch_size,
-    learning_rate,
-    full_finetune,
-    time_budget_s,
-    out,
-) -> None:
+def main(student, teacher, train_size, test_size, teacher_questions, epochs, batch_size, learning_rate,
+         full_finetune, time_budget_s, out) -> None:  # fmt: skip
     """Distill a teacher into a student on a QA world and print the figures as JSON."""
     trainset, testset = world_examples("train", train_size), world_examples("test", test_size)
     base_lm = StudentLM.from_base(student, batch_size=16)

@@ -23,6 +23,7 @@ import dspy
 
 import engine.teacher
 from benchmarks.results import emit, out_option
+from core.cli import build_config
 from core.errors import exit_cleanly_on_error
 from programs.compile.config import CompileConfig
 from programs.compile.pipeline import compile_run
@@ -72,8 +73,10 @@ def main(teacher: str, student: str, train_size: int, epochs: float, runs_dir: P
     common = dict(out=str(runs_dir), student=student, retriever="bm25", index_dir=str(runs_dir / "index"),
                   optimizer="none", train_size=train_size, trace_size=1, dev_size=1, test_size=1, epochs=epochs,
                   threads=1)  # fmt: skip
-    source = compile_counted(CompileConfig(name="source", teacher=teacher, **common))
-    reuse = compile_counted(CompileConfig(name="reuse", traces_from=str(runs_dir / "source"), **common))
+    source = compile_counted(build_config(CompileConfig, dict(name="source", teacher=teacher, **common)))
+    reuse = compile_counted(
+        build_config(CompileConfig, dict(name="reuse", traces_from=str(runs_dir / "source"), **common))
+    )
     ratio = reuse["student_stage_s"] / max(source["student_stage_s"], 1e-9)
     emit("traces", {"teacher": teacher, "student": student, "train_size": train_size, "source": source,
                     "traces_from": reuse, "student_stage_ratio": round(ratio, 3)}, out)  # fmt: skip

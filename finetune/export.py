@@ -29,8 +29,8 @@ import click
 from core.atomic import atomic_dir, write_json_atomic
 from core.errors import RagdistillError, exit_cleanly_on_error
 from finetune.adapter import prompt_templates
-from finetune.lm import CT2_DIR, DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_NEW_TOKENS, check_trained_dir, merge
-from finetune.record import STUDENT_DIR, STUDENT_FILE, read_student_record
+from finetune.lm import CT2_DIR, DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_NEW_TOKENS, merge
+from finetune.record import STUDENT_DIR, STUDENT_FILE, read_student_record, trained_kind
 
 PROMPT_FILE = "ragdistill_prompt.json"
 PROMPT_FORMAT = "ragdistill-student-prompt/1"
@@ -45,7 +45,7 @@ def trained_dir_of(run: Path) -> Path:
         raise RagdistillError(
             f"{run} holds no trained student ({STUDENT_DIR}/{STUDENT_FILE}): compile it with distillation first"
         )
-    check_trained_dir(trained)
+    trained_kind(trained)  # refuses a directory that is neither an adapter nor a model
     return trained
 
 
@@ -83,7 +83,7 @@ def export_student(run: str | Path, out: str | Path) -> Path:
     if "family" not in record:
         raise RagdistillError(f"{trained / STUDENT_FILE} names no model family: retrain the student")
     with atomic_dir(out) as tmp:
-        if (trained / "adapter_config.json").is_file():
+        if trained_kind(trained) == "adapter":
             merge(trained, tmp)  # replaces the empty temporary directory with the merged model
         else:
             shutil.copytree(trained, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns(CT2_DIR, STUDENT_FILE))

@@ -31,16 +31,15 @@ from typing import Any
 import dspy
 from dspy.lm15 import Request
 
-from core.atomic import atomic_dir
-from core.errors import RagdistillError, first_line
+from core.errors import ConfigError, RagdistillError, first_line
 from engine.backends import Backend
 from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open_backend
 from engine.local import LocalEngine, request_text
-from engine.models import ResolvedModel, load_hf_model, resolve_model
+from engine.models import ResolvedModel, load_hf_model, resolve_model, save_model_dir
 from finetune.config import LoRATrainConfig
 from finetune.lora import render_prompt
 from finetune.provider import MODEL_PREFIX, StudentProvider
-from finetune.record import STUDENT_FILE, read_student_record
+from finetune.record import STUDENT_FILE, read_student_record, trained_kind
 
 DEFAULT_MAX_INPUT_TOKENS = LoRATrainConfig.max_input_tokens
 DEFAULT_MAX_NEW_TOKENS = LoRATrainConfig.max_target_tokens
@@ -49,14 +48,6 @@ STUDENT_BACKEND = "auto"
 """The student's default backend: CTranslate2 when installed (measured in benchmarks/engine.py)."""
 CT2_DIR = "ct2"
 """Where a trained dir keeps its CTranslate2 conversion."""
-
-
-def check_trained_dir(trained_dir: Path) -> None:
-    """Refuse a directory that is neither a peft adapter nor a model directory."""
-    if not trained_dir.is_dir():
-        raise RagdistillError(f"student directory {trained_dir} does not exist")
-    if not (trained_dir / "adapter_config.json").exists() and not (trained_dir / "config.json").exists():
-        raise RagdistillError(f"{trained_dir} holds neither a peft adapter (adapter_config.json) nor a model")
 
 
 def _load_adapted(resolved: ResolvedModel, adapter_dir: Path, device: str | None):
@@ -150,9 +141,9 @@ class StudentEngine(LocalEngine):
                 inputs=inputs,
                 device=self.device,
             )
-        check_trained_dir(adapter)
+        kind = trained_kind(adapter)
         self.record = read_student_record(adapter)
-        if (adapter / "adapter_config.json").exists():
+        if kind == "adapter":
             inputs["adapter"] = [file_digest(f) for f in sorted(adapter.glob("adapter_*")) if f.is_file()]
             load_hf = lambda: _load_adapted(resolved, adapter, self.device)  # noqa: E731
         else:
@@ -222,7 +213,7 @@ class StudentLM(dspy.LM):
         `backend` with `compute_type` (see `engine.ct2`)."""
         adapter = str(adapter_dir) if adapter_dir is not None else None
         if adapter is not None:
-            check_trained_dir(Path(adapter))
+            trained_kind(Path(adapter))  # refuses a directory that is neither an adapter nor a model
         engine = StudentEngine(_base_spec(base_model), adapter, num_beams=num_beams, batch_size=batch_size,
                                device=device, backend=backend, compute_type=compute_type)  # fmt: skip
         return cls(MODEL_PREFIX + (adapter or engine.base_model), engine=engine, cache=cache)
@@ -231,7 +222,7 @@ class StudentLM(dspy.LM):
     def from_trained(cls, trained_dir: str | os.PathLike, **kwargs) -> StudentLM:
         """A student LM for a directory written by `finetune.lora.train_student` (its base read from student.json)."""
         trained_dir = Path(trained_dir)
-        check_trained_dir(trained_dir)
+        trained_kind(trained_dir)  # refuses a directory that is neither an adapter nor a model
         base = read_student_record(trained_dir).get("base_model")
         if base is None:
             raise RagdistillError(f"{trained_dir} has no {STUDENT_FILE}: pass the base model with from_base")
@@ -274,15 +265,11 @@ def anchor_students(program: dspy.Module, run_dir: str | os.PathLike) -> None:
 
 def merge(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike, base_model: str | None = None) -> Path:
     """Merge a trained LoRA adapter into its base model and save a plain model directory (atomically)."""
-    adapter_dir, out_dir = Path(adapter_dir), Path(out_dir)
-    check_trained_dir(adapter_dir)
-    if not (adapter_dir / "adapter_config.json").exists():
-        raise RagdistillError(f"{adapter_dir} is already a plain model directory (no adapter to merge)")
+    adapter_dir = Path(adapter_dir)
+    if trained_kind(adapter_dir) != "adapter":
+        raise ConfigError(f"{adapter_dir} is already a plain model directory (no adapter to merge)")
     base = base_model or read_student_record(adapter_dir).get("base_model")
     if base is None:
         raise RagdistillError(f"{adapter_dir} has no {STUDENT_FILE}: pass base_model")
     model, tokenizer = _load_adapted(resolve_model(base), adapter_dir, device="cpu")
-    with atomic_dir(out_dir) as tmp:
-        model.save_pretrained(tmp)
-        tokenizer.save_pretrained(tmp)
-    return out_dir
+    return save_model_dir(out_dir, model, tokenizer)

@@ -34,11 +34,12 @@ from typing import TYPE_CHECKING
 
 from core.atomic import atomic_dir, scratch_dir, write_json_atomic
 from core.errors import RagdistillError
+from engine.devices import machine_precision
 from engine.models import SMOLLM2, TINY_T5, Family, ResolvedModel, load_hf_model, resolve_model
 from finetune.config import LoRATrainConfig, TrainResult
 from finetune.data import encode_pair, split_pairs
-from finetune.record import write_student_record
-from finetune.trainer import best_weights_callback, machine_precision, make_trainer
+from finetune.record import ADAPTER_CONFIG, write_student_record
+from finetune.trainer import best_weights_callback, make_trainer
 
 if TYPE_CHECKING:
     from transformers import PreTrainedTokenizerBase
@@ -123,9 +124,9 @@ def _write_student_dir(
     if config.full_finetune:
         tokenizer.save_pretrained(tmp)
     else:
-        adapter_config = json.loads((tmp / "adapter_config.json").read_text(encoding="utf-8"))
+        adapter_config = json.loads((tmp / ADAPTER_CONFIG).read_text(encoding="utf-8"))
         adapter_config["base_model_name_or_path"] = peft_base_model(resolved)
-        write_json_atomic(tmp / "adapter_config.json", adapter_config)
+        write_json_atomic(tmp / ADAPTER_CONFIG, adapter_config)
     settings = {**asdict(config), "target_modules": config.resolved_targets(resolved.family)}
     settings["learning_rate"] = config.resolved_learning_rate(resolved.family)
     figures = {k: v for k, v in asdict(result).items() if k != "out_dir"}

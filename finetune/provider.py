@@ -69,6 +69,23 @@ def config_from_kwargs(train_kwargs: dict[str, Any]) -> tuple[LoRATrainConfig, P
     return LoRATrainConfig(**kwargs), Path(output_dir) if output_dir is not None else None, processes
 
 
+def train_kwargs(
+    config: LoRATrainConfig, *, output_dir: str | Path | None = None, processes: int = 1
+) -> dict[str, Any]:
+    """DSPy `train_kwargs` carrying `config`, the output dir and the process count (what `config_from_kwargs` reads).
+
+    Args:
+        config: the training settings.
+        output_dir: where the student is written (None: a fresh directory under DSPy's finetune directory).
+        processes: data-parallel training processes (1: train in the caller's process).
+
+    Returns:
+        The dict `dspy.BootstrapFinetune` hands to `StudentProvider.finetune`.
+    """
+    where = str(output_dir) if output_dir is not None else None
+    return {**dataclasses.asdict(config), "output_dir": where, "processes": processes}
+
+
 class StudentTrainingJob(TrainingJob):
     """DSPy's training future (the run's figures land in the output dir's student.json)."""
 

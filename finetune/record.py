@@ -3,20 +3,49 @@
 It names the base model spec (so the directory can move and still be served), the model family, whether
 the weights are a whole model or a peft adapter, the training settings and the run's figures. Written by
 `finetune.lora`, read by `finetune.lm` and the benchmarks; nothing else knows the file name.
+
+`trained_kind` is the one place that tells a peft adapter (`adapter_config.json`) from a whole model
+(`config.json`) in a trained directory, whether or not it holds a record (a user's own adapter has none).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from core.atomic import write_json_atomic
-from core.errors import RagdistillError
+from core.errors import ModelNotFoundError, RagdistillError
 
 STUDENT_FILE = "student.json"
 STUDENT_DIR = "student"
 """Where a run directory (`programs.rundir`) keeps its trained student."""
+ADAPTER_CONFIG = "adapter_config.json"
+"""The file that makes a directory a peft adapter (a whole model directory has `config.json` instead)."""
+
+TrainedKind = Literal["adapter", "model"]
+
+
+def trained_kind(trained_dir: Path) -> TrainedKind:
+    """Whether a trained directory holds a peft adapter (loaded onto its base model) or a whole model.
+
+    Args:
+        trained_dir: a directory written by `finetune.lora.train_student`, or a peft adapter / model directory.
+
+    Returns:
+        "adapter" when it holds `adapter_config.json`, else "model" when it holds `config.json`.
+
+    Raises:
+        ModelNotFoundError: the directory does not exist or holds neither.
+    """
+    trained_dir = Path(trained_dir)
+    if not trained_dir.is_dir():
+        raise ModelNotFoundError(f"student directory {trained_dir} does not exist")
+    if (trained_dir / ADAPTER_CONFIG).is_file():
+        return "adapter"
+    if (trained_dir / "config.json").is_file():
+        return "model"
+    raise ModelNotFoundError(f"{trained_dir} holds neither a peft adapter ({ADAPTER_CONFIG}) nor a model")
 
 
 def write_student_record(

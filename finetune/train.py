@@ -24,7 +24,7 @@ from pathlib import Path
 import click
 from accelerate import PartialState
 
-from core.cli import dataclass_options
+from core.cli import build_config, dataclass_options
 from core.errors import exit_cleanly_on_error
 from data.loaders import BadRow, load_records
 from engine.models import DEFAULT_STUDENT
@@ -56,9 +56,7 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
 def main(data_path: Path, model: str, out_dir: Path, **settings) -> None:
     """Train a LoRA (or fully fine-tuned) student on prompt/completion pairs and save it to --out."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    if settings["target_modules"] is not None:
-        settings["target_modules"] = tuple(m.strip() for m in settings["target_modules"].split(",") if m.strip())
-    result = train_student(read_pairs(data_path), model, out_dir, LoRATrainConfig(**settings))
+    result = train_student(read_pairs(data_path), model, out_dir, build_config(LoRATrainConfig, settings))
     figures = {k: v for k, v in dataclasses.asdict(result).items() if k != "out_dir"}
     if PartialState().is_main_process:  # under `accelerate launch`, one line for the whole run
         click.echo(json.dumps({"out_dir": str(result.out_dir), **figures, "trainable_share": result.trainable_share}))

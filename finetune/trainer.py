@@ -2,10 +2,9 @@
 
 `make_trainer` assembles a Trainer over already-encoded pairs (`finetune.data`): batches grouped by length
 and padded to their longest pair, the loss on the answer tokens (only their logits computed, for causal
-models that allow it), evaluation every epoch, no checkpoints on disk. `choose_precision` decides the
-precision: "auto" trains under bf16 autocast where the hardware computes bf16 natively (a recent GPU, a CPU
-with AVX512-BF16 or AMX), because there it is faster; on other CPUs bf16 is emulated and slower, so fp32.
-Autocast keeps the weights in fp32, so the saved adapter is fp32 either way.
+models that allow it), evaluation every epoch, no checkpoints on disk. The device and precision follow
+`engine.devices` (e.g. bf16 autocast where the hardware computes bf16 natively); autocast keeps the weights in
+fp32, so the saved adapter is fp32 either way.
 
 Under `accelerate launch` (or `torchrun`) the Trainer trains data-parallel (DDP; gloo on CPU, NCCL on GPUs):
 `batch_size` is per process, the evaluation loss is averaged over all processes (so every process keeps
@@ -21,40 +20,12 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from core.errors import RagdistillError
+from engine.devices import default_device, machine_precision
 from engine.models import Family
 from finetune.data import AnswerCollator, answer_token_loss, keeps_answer_logits
 
 if TYPE_CHECKING:
     from finetune.config import LoRATrainConfig
-
-
-def choose_precision(precision: str, family: Family, *, cuda: bool, cuda_bf16: bool, cpu_bf16: bool) -> str:
-    """The precision to train in on a machine with these capabilities; "auto" never picks fp16 for T5 (it overflows)."""
-    if precision not in ("auto", "fp32", "fp16", "bf16"):
-        raise RagdistillError(f"precision must be auto, fp32, fp16 or bf16, not '{precision}'")
-    if precision != "auto":
-        return precision
-    if cuda:
-        return "bf16" if cuda_bf16 else ("fp16" if family == "causal" else "fp32")
-    return "bf16" if cpu_bf16 else "fp32"
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU computes bf16 natively (AVX512-BF16 or AMX); elsewhere bf16 is emulated and slower."""
-    import torch
-
-    checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-    return any(getattr(torch.cpu, check, lambda: False)() for check in checks)
-
-
-def machine_precision(precision: str, family: Family) -> str:
-    """`choose_precision` on this machine."""
-    import torch
-
-    cuda = torch.cuda.is_available()
-    cuda_bf16 = cuda and torch.cuda.is_bf16_supported()
-    return choose_precision(precision, family, cuda=cuda, cuda_bf16=cuda_bf16, cpu_bf16=not cuda and cpu_has_bf16())
 
 
 def any_process(flag: bool, device) -> bool:
@@ -104,10 +75,9 @@ def best_weights_callback(time_budget_s: float | None):
 
 def _training_arguments(workdir: Path, family: Family, config: LoRATrainConfig, precision: str, has_val: bool):
     """The Trainer's arguments: length-grouped batches, evaluation every epoch (or ~10 times with max_steps)."""
-    import torch
     from transformers import Seq2SeqTrainingArguments, TrainingArguments
 
-    by_steps = config.max_steps is not None
+    by_steps, on_gpu = config.max_steps is not None, default_device() == "cuda"
     eval_strategy = ("steps" if by_steps else "epoch") if has_val else "no"
     arguments_class = Seq2SeqTrainingArguments if family == "seq2seq" else TrainingArguments
     return arguments_class(
@@ -126,11 +96,11 @@ def _training_arguments(workdir: Path, family: Family, config: LoRATrainConfig, 
         logging_steps=10,
         disable_tqdm=not config.progress,
         report_to="none",
-        dataloader_pin_memory=torch.cuda.is_available(),
+        dataloader_pin_memory=on_gpu,
         train_sampling_strategy="group_by_length",
         seed=config.seed,
         data_seed=config.seed,
-        use_cpu=not torch.cuda.is_available(),
+        use_cpu=not on_gpu,
         ddp_find_unused_parameters=False,  # every trainable weight takes part in each step: skip the extra graph walk
         fp16=precision == "fp16",
         bf16=precision == "bf16",

@@ -42,6 +42,7 @@ from dspy.teleprompt.bootstrap_trace import FailedPrediction
 
 from core.errors import RagdistillError
 from data.loaders import Passage
+from engine.models import DEFAULT_STUDENT
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
 from optimizers.base import Optimizer
@@ -134,7 +135,7 @@ class Distill(Optimizer):
 
     metric: Callable
     """Decides which teacher traces pass (called with a trace)."""
-    student_lm: StudentLM | str = "google-t5/t5-small"
+    student_lm: StudentLM | str = DEFAULT_STUDENT
     """The student: a `StudentLM`, or a base model spec to build one from."""
     targets: Targets = "both"
     """Where targets come from: `both`, `traces` (teacher outputs that pass the metric) or `gold`."""

@@ -23,11 +23,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.atomic import atomic_dir
 from core.cache import cache_dir
 from core.errors import RagdistillError
 from core.log import library_output_to_log, say
-from engine.models import minilm_dir
+from engine.models import minilm_dir, save_model_dir
 from retrieval.compat import import_colbert
 
 COLBERTV2 = "colbert-ir/colbertv2.0"
@@ -55,11 +54,7 @@ def build_minilm_checkpoint(out_dir: str | Path) -> Path:
         with torch.no_grad():
             model.linear.weight.copy_(torch.eye(MINILM_DIM))
         tokenizer = AutoTokenizer.from_pretrained(source, mask_token="[PAD]")
-        with atomic_dir(out_dir) as tmp:
-            model.save_pretrained(tmp)
-            tokenizer.save_pretrained(tmp)
-            config.save_for_checkpoint(str(tmp))
-    return Path(out_dir)
+        return save_model_dir(out_dir, model, tokenizer, extra=lambda tmp: config.save_for_checkpoint(str(tmp)))
 
 
 def minilm_checkpoint() -> Path:

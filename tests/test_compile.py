@@ -11,11 +11,14 @@ from click.testing import CliRunner
 from dspy.utils import DummyLM
 
 import engine.teacher
+from core.cli import build_config
 from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
 from data.world import to_jsonl
 from engine.ct2 import ct2_unavailable
+from finetune.config import LoRATrainConfig
 from optimizers.traces import read_traces
 from programs.compile.__main__ import main
+from programs.compile.config import CompileConfig
 
 
 def run(*args: str):
@@ -36,6 +39,27 @@ def test_help_documents_every_option():
     assert result.exit_code == 0
     for option in ("--program", "--optimizer", "--teacher", "--student", "--retriever", "--k", "--resume"):
         assert option in result.output
+    # Every student training setting is an option too, with the compile's own defaults where it has them.
+    training = [field.name for field in dataclasses.fields(LoRATrainConfig) if field.name != "time_budget_s"]
+    for name in training:
+        assert f"--{name.replace('_', '-')} " in result.output, name
+    assert "--time-budget-s" not in result.output  # the compile's cap is --train-minutes
+    batch_size = " ".join(result.output.split()).split("--batch-size ")[1].split(" --")[0]
+    assert batch_size.endswith("[default: 4]")  # LoRATrainConfig's default is 8: the compile's is shown
+
+
+def test_the_training_options_build_the_nested_training_config():
+    defaults = build_config(CompileConfig, {})
+    assert defaults.training == LoRATrainConfig(batch_size=4, progress=True, time_budget_s=7 * 60)
+    given = build_config(
+        CompileConfig,
+        {"epochs": 1.5, "batch_size": 2, "learning_rate": 3e-4, "seed": 7, "train_minutes": 0, "target_modules": "q,k"},
+    )
+    assert given.training == LoRATrainConfig(
+        epochs=1.5, batch_size=2, learning_rate=3e-4, seed=7, time_budget_s=None, target_modules=("q", "k"),
+        progress=True,
+    )  # fmt: skip
+    assert given.train_minutes == 0 and not hasattr(given, "epochs")
 
 
 def with_training_passages(tmp_path: Path, tiny_corpus: list[Passage]) -> Path:

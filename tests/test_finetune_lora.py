@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import RagdistillError
+from core.errors import ConfigError, ModelNotFoundError, RagdistillError
 from finetune.config import LoRATrainConfig
 from finetune.lm import StudentLM, merge
 from finetune.lora import train_student
-from finetune.record import STUDENT_FILE, read_student_record
+from finetune.record import STUDENT_FILE, read_student_record, trained_kind
 
 REPO = Path(__file__).resolve().parents[1]
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord"]
@@ -50,6 +50,16 @@ def test_causal_student_trains_on_answer_tokens_and_generates(tiny_causal_dir: P
     assert result.trainable_params < result.total_params
     answers = StudentLM.from_trained(tmp_path / "causal").generate(["hello", "a longer prompt than hello"])
     assert len(answers) == 2 and all(isinstance(a, str) for a in answers)
+
+
+def test_a_trained_dir_is_told_apart_as_adapter_or_whole_model(lora_dir: Path, tiny_t5_dir: Path, tmp_path: Path):
+    assert trained_kind(lora_dir) == "adapter" and trained_kind(tiny_t5_dir) == "model"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ModelNotFoundError, match="holds neither a peft adapter"):
+        trained_kind(tmp_path / "empty")
+    with pytest.raises(ConfigError, match="already a plain model directory"):
+        merge(tiny_t5_dir, tmp_path / "merged")
+    assert not (tmp_path / "merged").exists()
 
 
 def test_missing_adapter_dir_is_refused(tiny_t5_dir: Path, tmp_path: Path):

@@ -9,11 +9,12 @@ import pytest
 from safetensors.torch import load_file
 
 from core.errors import RagdistillError
+from engine.devices import choose_precision
 from engine.models import load_hf_model, resolve_model
 from finetune.config import LoRATrainConfig
 from finetune.data import AnswerCollator, answer_token_loss
 from finetune.lora import encode_pairs, train_student
-from finetune.trainer import choose_precision, make_trainer
+from finetune.trainer import make_trainer
 
 WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "jasper"]
 # Prompts of very different lengths, so that grouping by length has something to group.

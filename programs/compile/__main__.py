@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from core.cli import dataclass_options
+from core.cli import build_config, dataclass_options
 from core.errors import exit_cleanly_on_error
 from programs.compile.config import CompileConfig
 from programs.compile.pipeline import compile_run
@@ -41,7 +41,7 @@ def main(**options) -> None:
     With no options: the bundled fictional world, a ColBERT index, the offline SmolLM2 teacher,
     BootstrapFewShot, BootstrapFinetune into the default student, and a report on the test split.
     """
-    print_summary(compile_run(CompileConfig(**options)))
+    print_summary(compile_run(build_config(CompileConfig, options)))
 
 
 if __name__ == "__main__":

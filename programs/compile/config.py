@@ -1,5 +1,10 @@
 """The settings of a compile run (`CompileConfig`, the CLI is generated from it) and their validation.
 
+The student's training settings are not declared again here: `CompileConfig.training` is a
+`finetune.config.LoRATrainConfig` (each of its fields an option of the command, see `core.cli`), handed on as it
+is to the student stage; the compile changes two of its defaults (`compile_training`) and sets its time budget
+from `--train-minutes`.
+
 Choices with a fixed list (`program`, `retriever`, `targets`) are `Literal` types, checked when the config
 is built; `validate` checks the rest (optimizer names against the registry, k, the teacher spec, sizes)
 before anything is written.
@@ -7,17 +12,25 @@ before anything is written.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from core.cli import check_choices
+from core.cli import NOT_OPTIONS, check_choices
 from core.errors import RagdistillError
 from data.loaders import WORLD_CORPUS
 from engine.models import DEFAULT_STUDENT
+from finetune.config import LoRATrainConfig
 from optimizers import TEACHER_OPTIMIZERS
 from optimizers.distill import Targets
 from retrieval.indexdir import RetrieverName
+
+
+def compile_training() -> LoRATrainConfig:
+    """The student's training settings in a compile: `LoRATrainConfig`'s defaults, except 4 pairs per batch
+    (under the time cap, 4 makes twice the updates of 8 and pads less; measured: 55.0 EM against 45.0 on the
+    world's first 40 test questions) and the trainer's progress shown."""
+    return LoRATrainConfig(batch_size=4, progress=True)
 
 
 @dataclass
@@ -78,27 +91,23 @@ class CompileConfig:
     """Test questions the baselines (both teacher systems, the untrained base student) answer in the report, the
     first of --test-size: a local 135M teacher takes ~12 s per multi-hop question on this CPU; a hosted teacher
     can take them all (set it to --test-size)."""
-    epochs: float = 3.0
-    """Student training epochs (over every training record: each question's answer step and query steps)."""
-    batch_size: int = 4
-    """Student training batch size (per process with --train-processes): under the time cap, 4 makes twice the
-    updates of 8 and pads less (measured: 55.0 EM against 45.0 on the world's first 40 test questions)."""
+    training: LoRATrainConfig = field(default_factory=compile_training, metadata={NOT_OPTIONS: ("time_budget_s",)})
+    """How the student trains (`finetune.config.LoRATrainConfig`): each of its fields is an option of its own
+    (--epochs, --batch-size, --learning-rate, --seed, --r...), with the compile's defaults (`compile_training`);
+    its time budget is --train-minutes. Its seed also seeds the sampling of questions."""
     train_processes: int = 1
     """Processes training the student data-parallel (DDP under `accelerate launch`, one per GPU where there are
     GPUs); 1 trains in this process."""
-    learning_rate: float | None = None
-    """Student learning rate (default: per model family, see finetune.lora.LoRATrainConfig)."""
     student_backend: Literal["auto", "ct2", "transformers"] = "auto"
     """How the student generates: `auto` (CTranslate2 when installed, else transformers), `ct2` or `transformers`."""
     student_compute_type: str = "auto"
     """CTranslate2 compute type of the student: `auto` (float32 on CPU, float16 on GPU), `int8_float32`, `int8`..."""
     train_minutes: float = 7.0
     """Wall-clock cap on student training, in minutes (0: no cap): on a slow CPU it ends training before --epochs
-    (the manifest's `training.epochs_completed` says where; the best weights so far are kept)."""
+    (the manifest's `training.epochs_completed` says where; the best weights so far are kept). It sets the
+    training's `time_budget_s`."""
     threads: int = 2
     """Parallel LM calls during bootstrapping and evaluation."""
-    seed: int = 0
-    """Random seed (sampling of questions, training)."""
     resume: bool = False
     """Skip stages an earlier run of the same name finished."""
     skip_bad_rows: bool = False
@@ -106,6 +115,7 @@ class CompileConfig:
 
     def __post_init__(self) -> None:
         check_choices(self)
+        self.training = replace(self.training, time_budget_s=self.train_minutes * 60 or None)
 
     @property
     def run_dir(self) -> Path:

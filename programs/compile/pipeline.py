@@ -48,7 +48,7 @@ def compile_run(config: CompileConfig) -> dict:
     from finetune.adapter import StudentAdapter
 
     validate(config)
-    random.seed(config.seed)
+    random.seed(config.training.seed)
     say(f"loading data (train={config.train}, dev={config.dev}, test={config.test})")
     corpus = load_corpus(config.corpus, skip_bad_rows=config.skip_bad_rows)
     rows = dict(skip_bad_rows=config.skip_bad_rows)

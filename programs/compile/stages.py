@@ -90,29 +90,22 @@ def student_stage(run: Run, config: CompileConfig, trainset: list[dspy.Example],
     gives the supporting passages that gold search-query targets are derived from."""
     from engine.models import resolve_model
     from finetune.lm import StudentLM, anchor_students
+    from finetune.provider import train_kwargs
     from finetune.record import read_student_record
     from optimizers.distill import Distill
 
     resolved = resolve_model(config.student)
     if resolved.note:
         say(f"note: {resolved.note}", detail=True)
-    train_kwargs = {
-        "output_dir": str((run.dir / STUDENT_DIR).resolve()),
-        "epochs": config.epochs,
-        "batch_size": config.batch_size,
-        "learning_rate": config.learning_rate,
-        "time_budget_s": config.train_minutes * 60 or None,
-        "seed": config.seed,
-        "progress": True,
-        "processes": config.train_processes,
-    }
     distill = Distill(
         short_answer_exact_match,
         student_lm=StudentLM.from_base(
             resolved.name_used, backend=config.student_backend, compute_type=config.student_compute_type
         ),
         targets=config.targets,
-        train_kwargs=train_kwargs,
+        train_kwargs=train_kwargs(
+            config.training, output_dir=(run.dir / STUDENT_DIR).resolve(), processes=config.train_processes
+        ),
         num_threads=config.threads,
         passages={passage.pid: passage for passage in corpus},
         teacher_questions=config.trace_size,

@@ -16,20 +16,17 @@ the real sample in `data/samples/`. The index is built once per corpus in the ra
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from benchmarks.datasets import DATASETS
+from benchmarks.results import emit, out_option
 from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import SAMPLES_DIR, WORLD_CORPUS, load_corpus, load_examples
+from data.loaders import load_corpus, load_examples
 from optimizers.targets import QueryTargets
 from retrieval.base import Hit, Retriever
 
-DATASETS = {
-    "world": ("test", WORLD_CORPUS),
-    "hotpotqa": (SAMPLES_DIR / "hotpotqa_dev_sample.jsonl", SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl"),
-}
 VARIANTS = ("single", "question+derived", "derived+derived")
 
 
@@ -54,8 +51,9 @@ def final_context(variant: str, example, retriever: Retriever, targets: QueryTar
 @click.option("--retriever", "retriever_name", default="bm25", show_default=True, help="bm25, colbert or hybrid.")
 @click.option("--k", default=5, show_default=True, help="Passages per search.")
 @click.option("--limit", type=int, default=None, help="First N questions only.")
+@out_option
 @exit_cleanly_on_error
-def main(dataset: str, retriever_name: str, k: int, limit: int | None) -> None:
+def main(dataset: str, retriever_name: str, k: int, limit: int | None, out: str | None) -> None:
     """Print the all-gold recall of each way to fill the multi-hop context, as JSON."""
     from core.cache import cache_dir
     from retrieval.build import ensure_index
@@ -83,8 +81,8 @@ def main(dataset: str, retriever_name: str, k: int, limit: int | None) -> None:
             **{f"all_gold_{kind}": round(hits[kind] / counts[kind], 4) for kind in counts if counts[kind]},
             "no_derived_target": {"hop_1": missing[0], "hop_2": missing[1]} if variant != "single" else None,
         }
-    print(json.dumps({"dataset": dataset, "retriever": retriever_name, "k": k, "questions": len(examples),
-                      "questions_by_type": counts, "variants": figures}, indent=2))  # fmt: skip
+    emit("hops", {"dataset": dataset, "retriever": retriever_name, "k": k, "questions": len(examples),
+                  "questions_by_type": counts, "variants": figures}, out)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ ARCHITECTURE = ROOT / "docs" / "architecture.md"
 LAYERS_HEADING = "## Rooms and the one-way arrows between them"
 ANY_ROOM = "any room it measures"
 NO_ROOM = "nothing of ours"
-PACKAGES = ("core", "data", "engine", "finetune", "optimizers", "programs", "retrieval", "benchmarks")
+PACKAGES = ("core", "data", "engine", "finetune", "optimizers", "programs", "retrieval", "benchmarks", "ragdistill")
 
 
 def module_name(path: Path) -> str:

@@ -19,7 +19,6 @@ process's max RSS on CPU (GPU max allocated on a GPU); the teacher is timed on a
 from __future__ import annotations
 
 import contextlib
-import json
 import resource
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 import click
 import dspy
 
+from benchmarks.results import emit, out_option
 from core.errors import exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
 from finetune.adapter import StudentAdapter
@@ -100,19 +100,10 @@ def peak_memory_mb() -> float:
 @click.option("--learning-rate", type=float, default=None, help="Default: by family (see LoRATrainConfig).")
 @click.option("--full-finetune/--lora", default=False, show_default=True)
 @click.option("--time-budget-s", type=float, default=None, help="Stop training after this many seconds.")
+@out_option
 @exit_cleanly_on_error
-def main(
-    student,
-    teacher,
-    train_size,
-    test_size,
-    teacher_questions,
-    epochs,
-    batch_size,
-    learning_rate,
-    full_finetune,
-    time_budget_s,
-) -> None:
+def main(student, teacher, train_size, test_size, teacher_questions, epochs, batch_size, learning_rate,
+         full_finetune, time_budget_s, out) -> None:  # fmt: skip
     """Distill a teacher into a student on a QA world and print the figures as JSON."""
     trainset, testset = world_examples("train", train_size), world_examples("test", test_size)
     base_lm = StudentLM.from_base(student, batch_size=16)
@@ -141,30 +132,29 @@ def main(
             dspy_rate = dspy_answers_per_second(compiled, testset[:teacher_questions])
             teacher_rate = dspy_answers_per_second(teacher_program, testset[:teacher_questions])
     result = record["result"]
-    print(
-        json.dumps(
-            {
-                "data": "world (gold passages as context)",
-                "student": student,
-                "teacher": teacher,
-                "train_examples": len(trainset),
-                "test_examples": len(testset),
-                "targets": optimizer.stats,
-                "train_config": record["train_config"],
-                "train_examples_per_s": round(result["examples_per_second"], 2),
-                "train_seconds": round(result["train_seconds"], 1),
-                "peak_memory_mb": round(peak_memory_mb(), 1),
-                "trainable_params": result["trainable_params"],
-                "total_params": result["total_params"],
-                "trainable_share": round(result["trainable_share"], 4),
-                "student_answers_per_s_batched": round(batched_rate, 2),
-                "student_answers_per_s_dspy": round(dspy_rate, 2),
-                "teacher_answers_per_s_dspy": round(teacher_rate, 2),
-                "base": quality(base_answers, testset),
-                "distilled": quality(answers, testset),
-            },
-            indent=2,
-        )
+    emit(
+        "distill",
+        {
+            "data": "world (gold passages as context)",
+            "student": student,
+            "teacher": teacher,
+            "train_examples": len(trainset),
+            "test_examples": len(testset),
+            "targets": optimizer.stats,
+            "train_config": record["train_config"],
+            "train_examples_per_s": round(result["examples_per_second"], 2),
+            "train_seconds": round(result["train_seconds"], 1),
+            "peak_memory_mb": round(peak_memory_mb(), 1),
+            "trainable_params": result["trainable_params"],
+            "total_params": result["total_params"],
+            "trainable_share": round(result["trainable_share"], 4),
+            "student_answers_per_s_batched": round(batched_rate, 2),
+            "student_answers_per_s_dspy": round(dspy_rate, 2),
+            "teacher_answers_per_s_dspy": round(teacher_rate, 2),
+            "base": quality(base_answers, testset),
+            "distilled": quality(answers, testset),
+        },
+        out,
     )
 
 

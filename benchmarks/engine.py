@@ -30,6 +30,7 @@ from pathlib import Path
 import click
 import dspy
 
+from benchmarks.results import emit, out_option
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
 from engine.models import SMOLLM2
@@ -154,8 +155,9 @@ def teacher_figures(examples: list[dspy.Example], backends: list[str]) -> dict:
 @click.option("--teacher-questions", default=16, show_default=True, help="Teacher test questions (0: skip).")
 @click.option("--compute-types", default="float32,int8_float32,int8", show_default=True, help="CTranslate2 types.")
 @click.option("--teacher-backends", default="transformers", show_default=True, help="Comma-separated.")
+@out_option
 @exit_cleanly_on_error
-def main(run, adapter, questions, teacher_questions, compute_types, teacher_backends) -> None:
+def main(run, adapter, questions, teacher_questions, compute_types, teacher_backends, out) -> None:
     """Measure the local LM engine's backends and batching; print JSON."""
     base, trained, described = student_source(run, adapter)
     examples = world_questions(max(questions, teacher_questions))
@@ -167,7 +169,7 @@ def main(run, adapter, questions, teacher_questions, compute_types, teacher_back
     if teacher_questions:
         result["teacher_questions"] = teacher_questions
         result["teacher"] = teacher_figures(examples[:teacher_questions], teacher_backends.split(","))
-    print(json.dumps(result, indent=2))
+    emit("engine", result, out)
 
 
 if __name__ == "__main__":

@@ -11,26 +11,22 @@ gold query targets aim at, not a student's figure (`programs.evaluate` reports t
 
 Printed JSON per variant: for one-hop and two-hop questions apart, the share whose final context holds every
 gold passage; and how many steps had no derived target (by hop). `world` is the bundled test split; `hotpotqa`
-the real sample in `../shared/data`. The index is built once per corpus in the ragdistill cache.
+the real sample in `data/samples/`. The index is built once per corpus in the ragdistill cache.
 """
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 
+from benchmarks.datasets import DATASETS
+from benchmarks.results import emit, out_option
 from core.errors import RagdistillError, exit_cleanly_on_error
-from data.loaders import WORLD_CORPUS, load_corpus, load_examples
+from data.loaders import load_corpus, load_examples
 from optimizers.targets import QueryTargets
 from retrieval.base import Hit, Retriever
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-DATASETS = {
-    "world": ("test", WORLD_CORPUS),
-    "hotpotqa": (SHARED_DATA / "hotpotqa_dev_sample.jsonl", SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl"),
-}
 VARIANTS = ("single", "question+derived", "derived+derived")
 
 
@@ -55,8 +51,9 @@ def final_context(variant: str, example, retriever: Retriever, targets: QueryTar
 @click.option("--retriever", "retriever_name", default="bm25", show_default=True, help="bm25, colbert or hybrid.")
 @click.option("--k", default=5, show_default=True, help="Passages per search.")
 @click.option("--limit", type=int, default=None, help="First N questions only.")
+@out_option
 @exit_cleanly_on_error
-def main(dataset: str, retriever_name: str, k: int, limit: int | None) -> None:
+def main(dataset: str, retriever_name: str, k: int, limit: int | None, out: str | None) -> None:
     """Print the all-gold recall of each way to fill the multi-hop context, as JSON."""
     from core.cache import cache_dir
     from retrieval.build import ensure_index
@@ -84,8 +81,8 @@ def main(dataset: str, retriever_name: str, k: int, limit: int | None) -> None:
             **{f"all_gold_{kind}": round(hits[kind] / counts[kind], 4) for kind in counts if counts[kind]},
             "no_derived_target": {"hop_1": missing[0], "hop_2": missing[1]} if variant != "single" else None,
         }
-    print(json.dumps({"dataset": dataset, "retriever": retriever_name, "k": k, "questions": len(examples),
-                      "questions_by_type": counts, "variants": figures}, indent=2))  # fmt: skip
+    emit("hops", {"dataset": dataset, "retriever": retriever_name, "k": k, "questions": len(examples),
+                  "questions_by_type": counts, "variants": figures}, out)  # fmt: skip
 
 
 if __name__ == "__main__":

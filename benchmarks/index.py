@@ -22,8 +22,6 @@ a build costs).
 
 from __future__ import annotations
 
-import os
-import platform
 import tempfile
 import time
 from dataclasses import asdict
@@ -31,7 +29,7 @@ from pathlib import Path
 
 import click
 
-from benchmarks.retrieval import print_report
+from benchmarks.results import emit, out_option
 from core.errors import exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, WORLD_DIR, Passage, load_corpus, load_examples
 from retrieval.build import build_index
@@ -110,7 +108,7 @@ def compare_search(index_dirs: tuple[Path, Path], examples: list) -> dict:
 )
 @click.option("--doc-maxlen", default=IndexSettings.doc_maxlen, show_default=True, help="Tokens kept per passage.")
 @click.option("--before", is_flag=True, help="Also build with colbert-ai's own indexer and compare search results.")
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON here.")
+@out_option
 @exit_cleanly_on_error
 def main(
     corpus: str,
@@ -128,7 +126,6 @@ def main(
     settings = IndexSettings(nbits=int(nbits), doc_maxlen=doc_maxlen)
     report = {
         "settings": {"corpus": corpus, "passages": len(passages), "checkpoint": checkpoint, **asdict(settings)},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
     }
     click.echo(f"encoder pass over {len(passages)} passages ...", err=True)
     report["encoder_pass"] = encode = time_encoder_pass(passages, checkpoint, settings)
@@ -150,7 +147,7 @@ def main(
         if before:
             click.echo("comparing search results ...", err=True)
             report["search"] = compare_search(index_dirs, load_examples(questions))
-    print_report(report, out)
+    emit("index", report, out)
 
 
 if __name__ == "__main__":

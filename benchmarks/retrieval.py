@@ -6,7 +6,7 @@ Datasets (each a corpus plus questions with gold pids):
 - `world`: the bundled fictional world (data/world/corpus.jsonl, test.jsonl);
 - `world10k`: the same corpus padded to 10,000 passages with generated filler passages (words drawn from
   the corpus, so term statistics stay realistic; no filler can be a gold passage), same questions;
-- `hotpotqa`, `squad`: the real samples in /work/shared/data (third-party questions); `hotpotqa10k` pads
+- `hotpotqa`, `squad`: the real samples in data/samples/ (third-party questions); `hotpotqa10k` pads
   the HotpotQA corpus the same way (not run by default: ColBERT indexes 10k passages in ~15 min on 2 cores).
 A dataset whose files are absent is reported as skipped. Indexes are cached under --cache-dir, keyed by the
 corpus hash, so a second run only measures search. Build time, passages/s and index bytes come from the
@@ -20,8 +20,6 @@ that call; the load test repeats the questions of one dataset in order.
 from __future__ import annotations
 
 import json
-import os
-import platform
 import random
 import socket
 import subprocess
@@ -36,7 +34,9 @@ from pathlib import Path
 import click
 import httpx
 
-from core.atomic import write_json_atomic, write_text_atomic
+from benchmarks.datasets import DATASETS as QA_DATASETS
+from benchmarks.results import emit, out_option
+from core.atomic import write_json_atomic
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import Passage, load_corpus, load_examples
 from retrieval.bm25 import build_bm25
@@ -46,7 +46,6 @@ from retrieval.indexdir import BM25_DIR, COLBERT_DIR, corpus_sha256, parts_for
 from retrieval.metrics import evaluate_retriever, latency_summary
 
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = Path("/work/shared/data")
 PADDED_SIZE = 10_000
 QUICK_QUESTIONS = 50
 QUICK_PADDED_SIZE = 2_000
@@ -69,18 +68,9 @@ class Dataset:
 DATASETS = {
     "world": Dataset("world", REPO / "data/world/corpus.jsonl", REPO / "data/world/test.jsonl"),
     "world10k": Dataset("world10k", REPO / "data/world/corpus.jsonl", REPO / "data/world/test.jsonl", PADDED_SIZE),
-    "hotpotqa": Dataset(
-        "hotpotqa", SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl", SHARED_DATA / "hotpotqa_dev_sample.jsonl"
-    ),
-    "hotpotqa10k": Dataset(
-        "hotpotqa10k",
-        SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl",
-        SHARED_DATA / "hotpotqa_dev_sample.jsonl",
-        PADDED_SIZE,
-    ),
-    "squad": Dataset(
-        "squad", SHARED_DATA / "squad_v1.1_dev_sample_corpus.jsonl", SHARED_DATA / "squad_v1.1_dev_sample.jsonl"
-    ),
+    "hotpotqa": Dataset("hotpotqa", QA_DATASETS["hotpotqa"][1], QA_DATASETS["hotpotqa"][0]),
+    "hotpotqa10k": Dataset("hotpotqa10k", QA_DATASETS["hotpotqa"][1], QA_DATASETS["hotpotqa"][0], PADDED_SIZE),
+    "squad": Dataset("squad", QA_DATASETS["squad"][1], QA_DATASETS["squad"][0]),
 }
 
 
@@ -93,25 +83,6 @@ def pad_corpus(passages: list[Passage], size: int, seed: int = 0) -> list[Passag
         for i in range(size - len(passages))
     ]
     return passages + fillers
-
-
-def rounded(value: object, digits: int = 4) -> object:
-    """`value` with every float inside it rounded, for a readable report."""
-    if isinstance(value, float):
-        return round(value, digits)
-    if isinstance(value, dict):
-        return {key: rounded(item, digits) for key, item in value.items()}
-    if isinstance(value, list):
-        return [rounded(item, digits) for item in value]
-    return value
-
-
-def print_report(report: dict, out: str | None) -> None:
-    """Print `report` as JSON (floats rounded) on stdout and, with `out`, write it there too (atomically)."""
-    text = json.dumps(rounded(report), indent=2)
-    if out:
-        write_text_atomic(out, text + "\n")
-    click.echo(text)
 
 
 def directory_bytes(path: Path) -> int:
@@ -259,7 +230,7 @@ def split_names(value: str, allowed: tuple[str, ...] | list[str], what: str) -> 
 @click.option("--load-seconds", default=20.0, show_default=True, help="Load-test duration; 0 skips it.")
 @click.option("--clients", default=8, show_default=True, type=click.IntRange(1, 64), help="Load-test threads.")
 @click.option("--load-retriever", default="bm25", show_default=True, type=click.Choice(RETRIEVER_NAMES))
-@click.option("--out", type=click.Path(dir_okay=False), help="Also write the JSON here.")
+@out_option
 @exit_cleanly_on_error
 def main(
     datasets: str,
@@ -276,7 +247,6 @@ def main(
     retriever_names = split_names(retrievers, RETRIEVER_NAMES, "retriever")
     report = {
         "settings": {"datasets": dataset_names, "retrievers": retriever_names, "quick": quick, "clients": clients},
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version(), "platform": platform.platform()},
         "datasets": {},
     }
     for name in dataset_names:
@@ -289,7 +259,7 @@ def main(
         index_dir = Path(report["datasets"][benchmarked[0]]["index_dir"])
         report["load_test"] = {"dataset": benchmarked[0]}
         report["load_test"] |= load_test(index_dir, load_retriever, questions, load_seconds, clients)
-    print_report(report, out)
+    emit("retrieval", report, out)
 
 
 if __name__ == "__main__":

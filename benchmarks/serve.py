@@ -24,7 +24,6 @@ same CPU); latencies are client-side wall times.
 
 from __future__ import annotations
 
-import json
 import random
 import socket
 import subprocess
@@ -37,6 +36,7 @@ import click
 import httpx
 import numpy as np
 
+from benchmarks.results import emit, out_option
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import load_examples
 
@@ -218,9 +218,11 @@ def teacher_rate(run_dir: Path, questions: list[str]) -> float:
 @click.option("--overload-seconds", default=0.0, show_default=True, help="Duration of the overload test (0: skip).")
 @click.option("--retry-after-cap-s", default=60.0, show_default=True,
               help="Longest wait of a refused overload client, whatever Retry-After says.")  # fmt: skip
+@out_option
 @exit_cleanly_on_error
 def main(run_dir: Path, seconds: float, clients: str, workers: int, max_waiting: int, teacher_questions: int,
-         overload_clients: int, overload_seconds: float, retry_after_cap_s: float) -> None:  # fmt: skip
+         overload_clients: int, overload_seconds: float, retry_after_cap_s: float, out: str | None,
+         ) -> None:  # fmt: skip
     """Load-test the QA service of RUN_DIR and compare its throughput with the run's teacher; print JSON."""
     questions = [example.question for example in load_examples("test", limit=200)]
     port = free_port()
@@ -249,7 +251,7 @@ def main(run_dir: Path, seconds: float, clients: str, workers: int, max_waiting:
         "student_over_teacher_throughput": round(best / teacher, 2) if teacher and best else None,
         "errors": sum(level["errors"] for level in levels),
     }
-    print(json.dumps(result, indent=2))
+    emit("serve", result, out)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """Trace reuse benchmark: a compile's student stage with the teacher, against the same student from saved traces.
 
     python -m benchmarks.traces [--teacher smollm2|DIR|provider/model] [--student tiny-t5] [--train-size 20]
-                                [--epochs 1] [--out DIR]
+                                [--epochs 1] [--runs-dir DIR] [--out docs/results/traces.json]
 
 Compiles a source run (bm25 retriever, no teacher-side optimizer, so the teacher's cost is the student stage's
 tracing), then a second run with `--traces-from` the first and the same student settings. Every LM the
@@ -14,7 +14,6 @@ Simplified: one run of each, in one process; figures on a shared machine are noi
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,6 +22,7 @@ import click
 import dspy
 
 import engine.teacher
+from benchmarks.results import emit, out_option
 from core.cli import build_config
 from core.errors import exit_cleanly_on_error
 from programs.compile.config import CompileConfig
@@ -64,18 +64,22 @@ def compile_counted(config: CompileConfig) -> dict:
 @click.option("--student", default="tiny-t5", show_default=True, help="Student base model of both runs.")
 @click.option("--train-size", default=20, show_default=True, help="Training questions traced.")
 @click.option("--epochs", default=1.0, show_default=True, help="Student training epochs (both runs).")
-@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where the runs go.")
+@click.option("--runs-dir", type=click.Path(file_okay=False, path_type=Path), default=None, help="Where the runs go.")
+@out_option
 @exit_cleanly_on_error
-def main(teacher: str, student: str, train_size: int, epochs: float, out: Path | None) -> None:
+def main(teacher: str, student: str, train_size: int, epochs: float, runs_dir: Path | None, out: str | None) -> None:
     """Print the figures of a compile and of its --traces-from twin as JSON."""
-    out = out or Path(tempfile.mkdtemp(prefix="ragdistill-traces-"))
-    common = dict(out=str(out), student=student, retriever="bm25", index_dir=str(out / "index"), optimizer="none",
-                  train_size=train_size, trace_size=1, dev_size=1, test_size=1, epochs=epochs, threads=1)  # fmt: skip
+    runs_dir = runs_dir or Path(tempfile.mkdtemp(prefix="ragdistill-traces-"))
+    common = dict(out=str(runs_dir), student=student, retriever="bm25", index_dir=str(runs_dir / "index"),
+                  optimizer="none", train_size=train_size, trace_size=1, dev_size=1, test_size=1, epochs=epochs,
+                  threads=1)  # fmt: skip
     source = compile_counted(build_config(CompileConfig, dict(name="source", teacher=teacher, **common)))
-    reuse = compile_counted(build_config(CompileConfig, dict(name="reuse", traces_from=str(out / "source"), **common)))
+    reuse = compile_counted(
+        build_config(CompileConfig, dict(name="reuse", traces_from=str(runs_dir / "source"), **common))
+    )
     ratio = reuse["student_stage_s"] / max(source["student_stage_s"], 1e-9)
-    print(json.dumps({"teacher": teacher, "student": student, "train_size": train_size, "source": source,
-                      "traces_from": reuse, "student_stage_ratio": round(ratio, 3)}, indent=2))  # fmt: skip
+    emit("traces", {"teacher": teacher, "student": student, "train_size": train_size, "source": source,
+                    "traces_from": reuse, "student_stage_ratio": round(ratio, 3)}, out)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ import click
 import dspy
 
 from benchmarks.distill import SIGNATURE, quality, world_examples
+from benchmarks.results import emit, out_option
 from core.errors import RagdistillError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus
 from finetune.config import LoRATrainConfig
@@ -181,8 +182,9 @@ def step_seconds(pairs, student: str, batch_size: int, bf16: bool, rounds: int =
 @click.option("--variants", default="fp32,bf16,top10", show_default=True, help="Comma-separated variants.")
 @click.option("--threads", type=int, default=None, help="torch threads (default: torch's choice).")
 @click.option("--one-step/--no-one-step", default=True, show_default=True, help="Time one step per loss and precision.")
+@out_option
 @exit_cleanly_on_error
-def main(student, train_size, test_size, steps, batch_size, variants, threads, one_step) -> None:
+def main(student, train_size, test_size, steps, batch_size, variants, threads, one_step, out) -> None:
     """Train the student once per variant on the same pairs and print seconds/example and EM as JSON."""
     import torch
 
@@ -205,7 +207,7 @@ def main(student, train_size, test_size, steps, batch_size, variants, threads, o
         "one_step": step_seconds(pairs, student, batch_size, bf16="bf16" in variants) if one_step else None,
         "variants": {name: run_variant(name, pairs, test, student, steps, batch_size) for name in names},
     }
-    print(json.dumps(report, indent=2))
+    emit("train", report, out)
 
 
 if __name__ == "__main__":

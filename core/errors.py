@@ -24,6 +24,8 @@ import sys
 from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
+from core.log import quiet_libraries
+
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -73,6 +75,8 @@ def first_line(err: BaseException) -> str:
 def exit_cleanly_on_error(func: Callable[P, R]) -> Callable[P, R]:
     """Wrap a CLI entry point: a `RagdistillError` becomes `error: <message>` and exit status 2.
 
+    The command first keeps known library noise off the terminal (`core.log.quiet_libraries`).
+
     Args:
         func: the CLI function.
 
@@ -83,6 +87,7 @@ def exit_cleanly_on_error(func: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
+            quiet_libraries()
             return func(*args, **kwargs)
         except RagdistillError as err:
             print(f"error: {err}", file=sys.stderr)

@@ -6,7 +6,7 @@ a JSONL or CSV file with `question` and `answer` or `answers`, or a Hugging Face
 (a directory written by `save_to_disk`, or a hub id). Every example becomes a `dspy.Example` with
 `id`, `question`, `answer` (the primary gold answer), `answers` (gold plus aliases), `gold_pids` and
 `hops`, and `question` as its only input. Extra fields (HotpotQA's `context_pids`, ...) are ignored,
-so the real samples in `shared/data/` load as they are; SQuAD-style `answers` (`{"text": [...]}`) too.
+so the real samples in `data/samples/` (`SAMPLES_DIR`) load as they are; SQuAD-style `answers` (`{"text": [...]}`) too.
 A file source may end with a Python slice of its rows, `questions.jsonl[:158]` or `questions.jsonl[158:]`:
 one file split into training and test questions the same way every time.
 
@@ -41,6 +41,8 @@ from core.errors import DataError, RagdistillError, first_line
 
 WORLD_DIR = Path(__file__).resolve().parent / "world"
 WORLD_CORPUS = WORLD_DIR / "corpus.jsonl"
+SAMPLES_DIR = Path(__file__).resolve().parent / "samples"
+"""The real HotpotQA and SQuAD samples shipped with the repository (its README says what each file holds)."""
 BUNDLED_SPLITS = ("train", "dev", "test")
 UNANSWERABLE = "unanswerable"
 """The answer of a question the data marks unanswerable (an empty answer list)."""

@@ -9,8 +9,12 @@ ship inside a PyPI package, with no training at all:
   scores them (query augmentation, which only a trained model can use); with mask = pad those positions
   are zeroed and contribute nothing;
 - query_maxlen is 64 (32 truncated 17 of 198 HotpotQA questions; padmask makes the extra length free).
-Measured on a HotpotQA sample (docs/../shared notes): recall@5 0.80 with PLAID, against 0.77 for BM25;
-a random projection, the colbert-ai default for a plain BERT, retrieved almost nothing.
+Measured on a HotpotQA sample: recall@5 0.80 with PLAID, against 0.77 for BM25; a random
+projection, the colbert-ai default for a plain BERT, retrieved almost nothing.
+
+Building it says one line. What transformers prints meanwhile (its load report lists the projection as
+"MISSING ... newly initialized", which is expected: the projection is set to the identity right after) goes to
+the library log file (`core.log.library_output_to_log`).
 
 Simplified: the checkpoint is built once per cache directory and never versioned beyond its name.
 """
@@ -21,6 +25,7 @@ from pathlib import Path
 
 from core.cache import cache_dir
 from core.errors import RagdistillError
+from core.log import library_output_to_log, say
 from engine.models import minilm_dir, save_model_dir
 from retrieval.compat import import_colbert
 
@@ -40,13 +45,16 @@ def build_minilm_checkpoint(out_dir: str | Path) -> Path:
     from colbert.infra import ColBERTConfig
 
     source = str(minilm_dir())
+    what = f"the offline ColBERT checkpoint {MINILM_CHECKPOINT} (MiniLM, identity projection)"
+    say(f"building {what} in {out_dir}", detail=True)
     config = ColBERTConfig(dim=MINILM_DIM, query_maxlen=QUERY_MAXLEN)
     model_class = colbert.modeling.hf_colbert.class_factory(source)
-    model = model_class.from_pretrained(source, colbert_config=config)
-    with torch.no_grad():
-        model.linear.weight.copy_(torch.eye(MINILM_DIM))
-    tokenizer = AutoTokenizer.from_pretrained(source, mask_token="[PAD]")
-    return save_model_dir(out_dir, model, tokenizer, extra=lambda tmp: config.save_for_checkpoint(str(tmp)))
+    with library_output_to_log():
+        model = model_class.from_pretrained(source, colbert_config=config)
+        with torch.no_grad():
+            model.linear.weight.copy_(torch.eye(MINILM_DIM))
+        tokenizer = AutoTokenizer.from_pretrained(source, mask_token="[PAD]")
+        return save_model_dir(out_dir, model, tokenizer, extra=lambda tmp: config.save_for_checkpoint(str(tmp)))
 
 
 def minilm_checkpoint() -> Path:

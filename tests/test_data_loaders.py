@@ -9,9 +9,7 @@ from pathlib import Path
 import pytest
 
 from core.errors import RagdistillError
-from data.loaders import UNANSWERABLE, WORLD_CORPUS, Passage, load_corpus, load_examples, split_source
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+from data.loaders import SAMPLES_DIR, UNANSWERABLE, WORLD_CORPUS, Passage, load_corpus, load_examples, split_source
 
 
 def write(path: Path, text: str) -> Path:
@@ -80,12 +78,11 @@ def test_bundled_corpus_holds_every_gold_passage():
     assert all(set(example.gold_pids) <= pids for example in load_examples("test"))
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared/data with the real QA samples is not beside the repo")
-def test_real_shared_data_reads_as_is():
-    examples = load_examples(SHARED_DATA / "hotpotqa_dev_sample.jsonl")
-    corpus = {p.pid for p in load_corpus(SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl")}
+def test_the_real_samples_read_as_they_are():
+    examples = load_examples(SAMPLES_DIR / "hotpotqa_dev_sample.jsonl")
+    corpus = {p.pid for p in load_corpus(SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl")}
     assert len(examples) == 198 and all(set(e.gold_pids) <= corpus for e in examples)
-    squad = load_examples(SHARED_DATA / "squad_v1.1_dev_sample.jsonl")
+    squad = load_examples(SAMPLES_DIR / "squad_v1.1_dev_sample.jsonl")
     assert len(squad) == 810 and all(len(set(e.answers)) == len(e.answers) and len(e.gold_pids) == 1 for e in squad)
     assert {e.hops for e in examples} == {2} and {e.hops for e in squad} == {1}
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import dspy
@@ -15,14 +16,14 @@ from core.errors import RagdistillError
 from data.loaders import Passage
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM, anchor_students
+from finetune.provider import train_kwargs
 from optimizers.distill import Distill
 from optimizers.metrics import answer_exact_match
 from programs.rag import MultiHopRAG
-from tests.fixtures_models import COPY_WORDS, copy_task, strict_match
+from tests.fixtures_models import COPY_TRAINING, COPY_WORDS, copy_task, strict_match
 from tests.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
 
 REPO = Path(__file__).resolve().parents[1]
-TRAIN_KWARGS = {"full_finetune": True, "epochs": 80, "batch_size": 2, "learning_rate": 3e-3, "val_fraction": 0.0}
 
 
 class PassthroughRAG(dspy.Module):
@@ -48,7 +49,7 @@ def distill(tiny_t5_dir: Path, out_dir: Path, targets: str, answers: dict[str, s
         strict_match,
         student_lm=StudentLM.from_base(str(tiny_t5_dir)),
         targets=targets,
-        train_kwargs={**TRAIN_KWARGS, "output_dir": str(out_dir)},
+        train_kwargs=train_kwargs(COPY_TRAINING, output_dir=out_dir),
     )
     compiled = optimizer.compile(PassthroughRAG(), trainset=copy_task(), teacher=teacher_program(answers))
     return optimizer, compiled
@@ -144,7 +145,7 @@ def test_multihop_student_learns_every_step_and_the_manifest_counts_where_target
     optimizer = Distill(
         answer_exact_match,
         student_lm=StudentLM.from_base(str(tiny_t5_dir)),
-        train_kwargs={**TRAIN_KWARGS, "epochs": 1, "output_dir": str(tmp_path / "student")},
+        train_kwargs=train_kwargs(replace(COPY_TRAINING, epochs=1), output_dir=tmp_path / "student"),
         num_threads=1,
         passages=passages,
     )

@@ -25,15 +25,13 @@ from finetune.lm import StudentLM
 from finetune.train import main as train_main
 
 REPO = Path(__file__).resolve().parents[1]
-WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor"]
-PAIRS = [(f"question: what is the code? context: the code is {w}.", w) for w in WORDS]
 SETTINGS = ["--full-finetune", "--epochs", "60", "--learning-rate", "3e-3", "--val-fraction", "0", "--seed", "0"]
 
 
-def write_pairs(folder: Path) -> Path:
-    """PAIRS as a `finetune.train` data file."""
+def write_pairs(folder: Path, pairs: tuple[tuple[str, str], ...]) -> Path:
+    """`pairs` as a `finetune.train` data file."""
     path = folder / "pairs.jsonl"
-    path.write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in PAIRS))
+    path.write_text("".join(json.dumps({"prompt": p, "completion": c}) + "\n" for p, c in pairs))
     return path
 
 
@@ -43,15 +41,15 @@ def launch_two() -> list[str]:
     return [accelerate, "launch", "--multi_gpu", "--num_processes", "2"]
 
 
-def mean_loss(model_dir: Path) -> float:
-    """The mean loss of a seq2seq model directory on the training pairs."""
+def mean_loss(model_dir: Path, pairs: tuple[tuple[str, str], ...]) -> float:
+    """The mean loss of a seq2seq model directory on `pairs`."""
     import torch
     from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
     model = AutoModelForSeq2SeqLM.from_pretrained(model_dir)
-    batch = tokenizer([p for p, _ in PAIRS], return_tensors="pt", padding=True)
-    labels = tokenizer([c for _, c in PAIRS], return_tensors="pt", padding=True)["input_ids"]
+    batch = tokenizer([p for p, _ in pairs], return_tensors="pt", padding=True)
+    labels = tokenizer([c for _, c in pairs], return_tensors="pt", padding=True)["input_ids"]
     labels[labels == tokenizer.pad_token_id] = -100
     with torch.no_grad():
         return model.eval()(**batch, labels=labels).loss.item()
@@ -69,18 +67,19 @@ def train(launcher: list[str], batch_size: int, pairs: Path, base: Path, out: Pa
 
 
 @pytest.mark.slow
-def test_two_cpu_processes_train_a_student_as_good_as_one(tiny_t5_dir: Path, tmp_path: Path):
-    pairs = write_pairs(tmp_path)
+def test_two_cpu_processes_train_a_student_as_good_as_one(tiny_t5_dir: Path, tmp_path: Path, copy_pairs):
+    pairs = write_pairs(tmp_path, copy_pairs)
     one = train([sys.executable], 4, pairs, tiny_t5_dir, tmp_path / "one")
     two = train(launch_two(), 2, pairs, tiny_t5_dir, tmp_path / "two")
-    assert one["train_pairs"] == two["train_pairs"] == len(PAIRS)
+    assert one["train_pairs"] == two["train_pairs"] == len(copy_pairs)
     assert one["epochs_completed"] == two["epochs_completed"] == 60 and one["batch_size"] == 2 * two["batch_size"]
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())  # no temporary left by either run
 
-    base = mean_loss(tiny_t5_dir)
-    losses = {name: mean_loss(tmp_path / name) for name in ("one", "two")}
-    answers = {name: StudentLM.from_trained(tmp_path / name).generate([p for p, _ in PAIRS]) for name in losses}
-    exact = {name: sum(a == w for a, w in zip(answers[name], WORDS, strict=True)) / len(WORDS) for name in answers}
+    base = mean_loss(tiny_t5_dir, copy_pairs)
+    losses = {name: mean_loss(tmp_path / name, copy_pairs) for name in ("one", "two")}
+    prompts, words = [p for p, _ in copy_pairs], [c for _, c in copy_pairs]
+    answers = {name: StudentLM.from_trained(tmp_path / name).generate(prompts) for name in losses}
+    exact = {name: sum(a == w for a, w in zip(answers[name], words, strict=True)) / len(words) for name in answers}
     speed = {name: result["examples_per_second"] for name, result in (("one", one), ("two", two))}
     print(json.dumps({"base_loss": base, "loss": losses, "exact_match": exact, "examples_per_second": speed}))
     assert losses["one"] < base / 4 and losses["two"] < base / 4  # both learned the task
@@ -89,9 +88,10 @@ def test_two_cpu_processes_train_a_student_as_good_as_one(tiny_t5_dir: Path, tmp
 
 
 @pytest.mark.slow
-def test_two_processes_stop_together_at_the_time_budget(tiny_t5_dir: Path, tmp_path: Path):
+def test_two_processes_stop_together_at_the_time_budget(tiny_t5_dir: Path, tmp_path: Path, copy_pairs):
     """One process past the budget while the other is not would leave that one waiting forever in the all-reduce."""
-    command = [*launch_two(), "-m", "finetune.train", "--data", str(write_pairs(tmp_path)), "--model", str(tiny_t5_dir),
+    data = write_pairs(tmp_path, copy_pairs)
+    command = [*launch_two(), "-m", "finetune.train", "--data", str(data), "--model", str(tiny_t5_dir),
                "--out", str(tmp_path / "out"), "--full-finetune", "--epochs", "1000", "--time-budget-s", "2",
                "--val-fraction", "0.25"]  # fmt: skip
     done = subprocess.run(command, cwd=REPO, capture_output=True, text=True, timeout=300)
@@ -123,9 +123,10 @@ def test_failure_line_prefers_the_error_line_over_the_launcher_traceback():
 
 
 @pytest.mark.slow
-def test_a_failed_launch_is_one_error_line_and_writes_nothing(tmp_path: Path):
+def test_a_failed_launch_is_one_error_line_and_writes_nothing(tmp_path: Path, copy_pairs):
     with pytest.raises(RagdistillError) as failed:
-        train_in_processes(PAIRS, str(tmp_path / "absent-model"), tmp_path / "out", LoRATrainConfig(), processes=2)
+        absent = str(tmp_path / "absent-model")
+        train_in_processes(list(copy_pairs), absent, tmp_path / "out", LoRATrainConfig(), processes=2)
     message = str(failed.value)
     assert message.startswith("training on 2 processes failed (exit status ") and "\n" not in message
     assert "absent-model" in message and "is not a local directory" in message  # the processes' own error line

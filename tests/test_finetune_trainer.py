@@ -16,9 +16,6 @@ from finetune.data import AnswerCollator, answer_token_loss
 from finetune.lora import encode_pairs, train_student
 from finetune.trainer import make_trainer
 
-WORDS = ["amber", "birch", "cobalt", "delta", "ember", "fjord", "garnet", "harbor", "indigo", "jasper"]
-# Prompts of very different lengths, so that grouping by length has something to group.
-PAIRS = [(f"question: code? context: {'filler words here ' * i}the code is {w}.", w) for i, w in enumerate(WORDS)]
 QUICK = LoRATrainConfig(max_steps=6, batch_size=3, learning_rate=1e-2)
 
 
@@ -45,14 +42,20 @@ def test_auto_precision_never_picks_fp16_for_t5_and_bad_values_are_refused():
 
 
 @pytest.fixture(scope="module")
-def causal(tiny_causal_dir: Path):
-    """The tiny causal model with LoRA (as `train_student` wraps it), its tokenizer and the encoded PAIRS."""
+def uneven_pairs(copy_pairs) -> list[tuple[str, str]]:
+    """The copy task's pairs with prompts of very different lengths, so that grouping by length has something to do."""
+    return [(f"{'filler words here ' * i}{prompt}", completion) for i, (prompt, completion) in enumerate(copy_pairs)]
+
+
+@pytest.fixture(scope="module")
+def causal(tiny_causal_dir: Path, uneven_pairs):
+    """The tiny causal model with LoRA (as `train_student` wraps it), its tokenizer and the encoded uneven pairs."""
     from finetune.lora import wrap_with_lora
 
     model, tokenizer = load_hf_model(resolve_model(str(tiny_causal_dir)), device="cpu")
     tokenizer.padding_side = "right"
     model = wrap_with_lora(model.train(), "causal", QUICK)
-    encoded = encode_pairs(tokenizer, "causal", PAIRS, QUICK)
+    encoded = encode_pairs(tokenizer, "causal", uneven_pairs, QUICK)
     return model, tokenizer, encoded
 
 
@@ -91,9 +94,9 @@ def test_training_lowers_the_answer_loss(causal, tmp_path: Path):
     assert trainer.evaluate()["eval_loss"] < before
 
 
-def test_bf16_autocast_training_saves_an_fp32_adapter(tiny_causal_dir: Path, tmp_path: Path):
+def test_bf16_autocast_training_saves_an_fp32_adapter(tiny_causal_dir: Path, tmp_path: Path, uneven_pairs):
     config = LoRATrainConfig(max_steps=2, batch_size=4, precision="bf16", val_fraction=0)
-    result = train_student(PAIRS, str(tiny_causal_dir), tmp_path / "bf16", config)
+    result = train_student(uneven_pairs, str(tiny_causal_dir), tmp_path / "bf16", config)
     assert result.precision == "bf16" and result.epochs_completed > 0
     weights = load_file(tmp_path / "bf16" / "adapter_model.safetensors")
     assert weights and all(str(tensor.dtype) == "torch.float32" for tensor in weights.values())

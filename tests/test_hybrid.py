@@ -49,18 +49,10 @@ def test_rerank_needs_a_checkpoint_in_the_manifest(tmp_path):
         RerankRetriever(tmp_path / "index")
 
 
-@pytest.fixture
-def colbert_index_dir(request):
-    try:
-        return request.getfixturevalue("tiny_index_dir")
-    except pytest.FixtureLookupError:
-        pytest.skip("tiny_index_dir fixture (retrieval/colbert.py) not available yet")
-
-
 @pytest.mark.parametrize("make", [HybridRetriever, RerankRetriever], ids=["hybrid", "bm25+rerank"])
-def test_combined_retrievers_find_the_answering_passage(colbert_index_dir, make):
+def test_combined_retrievers_find_the_answering_passage(tiny_index_dir, make):
     examples = [dspy.Example(question=question, gold_pids=[pid]) for question, pid in TINY_QUERIES]
-    report = evaluate_retriever(make(colbert_index_dir), examples, ks=(1, 3))
+    report = evaluate_retriever(make(tiny_index_dir), examples, ks=(1, 3))
     assert report["recall@3"] == 1.0 and report["recall@1"] >= 0.75
-    hits = make(colbert_index_dir).search_batch([TINY_QUERIES[0][0]], k=3)[0]
+    hits = make(tiny_index_dir).search_batch([TINY_QUERIES[0][0]], k=3)[0]
     assert len(hits) == 3 and [hit.score for hit in hits] == sorted((hit.score for hit in hits), reverse=True)

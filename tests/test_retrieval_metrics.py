@@ -8,7 +8,6 @@ import dspy
 import pytest
 from click.testing import CliRunner
 
-from benchmarks.retrieval import DATASETS
 from benchmarks.retrieval import main as benchmark_main
 from core.errors import RagdistillError
 from retrieval.base import Hit
@@ -91,8 +90,6 @@ def test_evaluate_retriever_needs_gold():
 
 
 def test_retrieval_benchmark_end_to_end_with_bm25(tmp_path):
-    if not DATASETS["squad"].corpus_path.is_file():
-        pytest.skip("the shared SQuAD sample is not on this machine")
     args = ["--datasets", "squad", "--retrievers", "bm25", "--quick", "--cache-dir", str(tmp_path), "--load-seconds"]
     result = CliRunner().invoke(benchmark_main, [*args, "1", "--clients", "2", "--out", str(tmp_path / "report.json")])
     assert result.exit_code == 0, result.output

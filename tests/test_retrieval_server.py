@@ -179,12 +179,8 @@ def test_cli_serves_until_stopped(bm25_index_dir):
         server.wait(timeout=30)
 
 
-def test_colbert_retriever_through_the_dspy_client(request, no_dspy_cache):
-    try:
-        index_dir = request.getfixturevalue("tiny_index_dir")
-    except pytest.FixtureLookupError:
-        pytest.skip("tiny_index_dir fixture (retrieval/colbert.py) not available yet")
-    retriever = load_retriever("colbert", index_dir)
+def test_colbert_retriever_through_the_dspy_client(tiny_index_dir, no_dspy_cache):
+    retriever = load_retriever("colbert", tiny_index_dir)
     target = retriever.search("a question", k=1)[0]
     with serve_in_thread(create_app(retriever)) as url:
         hits = dspy.ColBERTv2(url=f"{url}/api/search")(target.text, k=2)

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import dspy
 import pytest
 
-from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
+from data.loaders import SAMPLES_DIR, WORLD_CORPUS, Passage, load_corpus, load_examples
 from optimizers.targets import NO_QUERY, QueryTargets, gold_outputs, mention, readable
 from programs.signatures import GenerateAnswer, GenerateSearchQuery
-
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="module")
@@ -94,10 +90,9 @@ def test_mentions_drop_parentheticals_and_possessives():
     assert not readable("Varn", ["Varnish is sold here."])
 
 
-@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="shared/data with the real QA samples is not beside the repo")
 def test_real_hotpotqa_question_names_the_film_then_the_actress():
-    corpus = {p.pid: p for p in load_corpus(SHARED_DATA / "hotpotqa_dev_sample_corpus.jsonl")}
-    example = load_examples(SHARED_DATA / "hotpotqa_dev_sample.jsonl", limit=1)[0]
+    corpus = {p.pid: p for p in load_corpus(SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl")}
+    example = load_examples(SAMPLES_DIR / "hotpotqa_dev_sample.jsonl", limit=1)[0]
     targets = QueryTargets(corpus)
     film = next(corpus[pid] for pid in example.gold_pids if corpus[pid].title.startswith("Kiss and Tell"))
     assert targets.query(example, {"question": example.question, "context": []}) == "Kiss and Tell"

@@ -110,8 +110,6 @@ def test_local_lm_state_round_trips(tiny_causal_dir: Path):
 
 @pytest.mark.slow
 def test_smollm2_teacher_answers_world_questions():
-    if not WORLD_CORPUS.exists():
-        pytest.skip("the bundled world is not generated")
     passages = {p.pid: p for p in load_corpus(WORLD_CORPUS)}
     examples = load_examples("dev", limit=3)
     lm = make_teacher(OFFLINE_TEACHER, cache=False)

@@ -36,7 +36,7 @@ import dspy
 from tqdm import tqdm
 
 from core.errors import RagdistillError
-from core.log import say
+from core.log import progress_bars, say
 from data.loaders import file_sha256, load_corpus
 from engine.local import engine_label
 from programs.api import CompiledQA, run_student_lm, run_teacher_lm, student_backend
@@ -159,7 +159,8 @@ def answer_all(system: System, examples: list[dspy.Example], threads: int = 1) -
     started = time.perf_counter()
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         answers = pool.map(answer, examples)
-        records = list(tqdm(answers, total=len(examples), desc=system.name, file=sys.stderr, leave=False))
+        off = not progress_bars()
+        records = list(tqdm(answers, total=len(examples), desc=system.name, file=sys.stderr, leave=False, disable=off))
     wall = time.perf_counter() - started
     tokens_in, tokens_out = _usage(system.qa.lm, history_len)
     for record in records:

@@ -15,9 +15,10 @@ from dspy.utils import DummyLM
 
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
+from finetune.provider import train_kwargs
 from finetune.record import read_student_record, read_training_pairs
 from tests.finetune.programs import TEXTS, Triage, examples, same_team, teacher_answers
-from tests.fixtures_models import COPY_WORDS, copy_task, strict_match
+from tests.fixtures_models import COPY_TRAINING, COPY_WORDS, copy_task, strict_match
 
 REPO = Path(__file__).resolve().parents[2]
 TINY_TRAINING = {"full_finetune": True, "epochs": 2, "batch_size": 4, "val_fraction": 0.0}
@@ -33,11 +34,10 @@ def test_bootstrap_finetune_trains_the_student(tiny_t5_dir: Path, tmp_path: Path
     student.set_lm(StudentLM.from_base(str(tiny_t5_dir)))
     teacher = dspy.Predict("context, question -> answer")
     teacher.set_lm(DummyLM({f"the code is {w}.": {"answer": w} for w in COPY_WORDS}))
-    train_kwargs = {"full_finetune": True, "epochs": 80, "batch_size": 2, "learning_rate": 3e-3, "val_fraction": 0.0,
-                    "output_dir": str(tmp_path / "student")}  # fmt: skip
+    settings = train_kwargs(COPY_TRAINING, output_dir=tmp_path / "student")
     with dspy.context(adapter=StudentAdapter()):
         before = accuracy(student, trainset)
-        optimizer = dspy.BootstrapFinetune(metric=strict_match, train_kwargs=train_kwargs)
+        optimizer = dspy.BootstrapFinetune(metric=strict_match, train_kwargs=settings)
         compiled = optimizer.compile(student, trainset=trainset, teacher=teacher)
         after = accuracy(compiled, trainset)
 

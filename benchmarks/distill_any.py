@@ -7,12 +7,12 @@ right on every example (`DummyLM`, standing in for a hosted LM) and the student'
 `--epochs` (3), on `--train` examples (48); then it runs the teacher and the distilled program on the held-out
 examples (40) with `programs.evaluate.user_program` and prints one JSON object:
 
-    {"command", "machine", "student", "epochs", "programs": {name: {"tuned_on", "train_examples", "train_seconds",
+    {"stamp", "student", "epochs", "programs": {name: {"tuned_on", "train_examples", "train_seconds",
      "teacher": {score, parse_failures, ...}, "student": {...}, "student_over_teacher", "choice_validity"}}}
 
 `student_over_teacher` is the student's metric over the teacher's, in percent (the target is at least 90, with
-0 parse failures and choice-valued outputs valid on 100% of calls). `--out FILE` also writes the JSON
-atomically (for `docs/`).
+0 parse failures and choice-valued outputs valid on 100% of calls). `--out FILE` also writes the stamped JSON
+atomically (`benchmarks.results`, for `docs/`).
 
 Simplified: one seed; the bundled examples' data come from their files (first `--train` of train.jsonl,
 first `--test` of test.jsonl), the held-out programs' from their generators.
@@ -30,6 +30,7 @@ import click
 import dspy
 
 from benchmarks.heldout_programs import PROGRAMS
+from benchmarks.results import emit, out_option
 from core.atomic import scratch_dir
 from core.errors import exit_cleanly_on_error
 from data.loaders import load_task_examples
@@ -90,17 +91,6 @@ def measure(name: str, *, student: str, epochs: float, train: int, test: int, th
     }
 
 
-def machine() -> dict:
-    """Cores, CPU model and GPU of this machine (for the stamp)."""
-    import os
-    import platform
-
-    import torch
-
-    gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
-    return {"cores": os.cpu_count(), "cpu": platform.processor() or platform.machine(), "gpu": gpu}
-
-
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--programs", "names", default=",".join([*PROGRAMS, *EXAMPLES]), show_default=True,
               help="Programs to measure, comma-separated (held-out ones and bundled examples).")  # fmt: skip
@@ -109,15 +99,13 @@ def machine() -> dict:
 @click.option("--train", default=48, show_default=True, help="Training examples per program.")
 @click.option("--test", default=40, show_default=True, help="Held-out examples per program.")
 @click.option("--threads", default=2, show_default=True, help="Examples answered at once.")
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Also write the JSON here.")
+@out_option
 @exit_cleanly_on_error
-def main(names: str, student: str, epochs: float, train: int, test: int, threads: int, out: Path | None) -> None:
+def main(names: str, student: str, epochs: float, train: int, test: int, threads: int, out: str | None) -> None:
     """Distil programs that are not retrieve-then-answer and compare the student with the teacher (JSON on stdout).
 
     Example: python -m benchmarks.distill_any --programs email_desk --train 16 --test 8
     """
-    from benchmarks.retrieval import print_report
-
     wanted = [name.strip() for name in names.split(",") if name.strip()]
     unknown = [name for name in wanted if name not in PROGRAMS and name not in EXAMPLES]
     if unknown:
@@ -125,11 +113,7 @@ def main(names: str, student: str, epochs: float, train: int, test: int, threads
     with dspy.context(adapter=StudentAdapter()), contextlib.redirect_stdout(sys.stderr):  # DSPy prints progress
         results = {name: measure(name, student=student, epochs=epochs, train=train, test=test, threads=threads)
                    for name in wanted}  # fmt: skip
-    command = "python -m benchmarks.distill_any " + " ".join(
-        [f"--programs {names}", f"--student {student}", f"--epochs {epochs}", f"--train {train}", f"--test {test}"]
-    )
-    print_report({"command": command, "machine": machine(), "student": student, "epochs": epochs,
-                  "programs": results}, out)  # fmt: skip
+    emit("distill_any", {"student": student, "epochs": epochs, "programs": results}, out)
 
 
 if __name__ == "__main__":

@@ -115,7 +115,7 @@ def build_plaid(
 
     `encode_once`: each passage goes through the encoder once (`retrieval.plaid_indexer`); False runs colbert-ai's
     own indexer, which encodes its k-means sample (below 30,720 passages, all of them) a second time — kept to
-    compare against (benchmarks/index.py, tests/test_plaid_indexer.py)."""
+    compare against (benchmarks/index.py, tests/retrieval/test_plaid_indexer.py)."""
     check_settings(settings)
     if checkpoint is None:
         checkpoint, note = default_checkpoint()

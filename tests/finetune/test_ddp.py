@@ -24,7 +24,7 @@ from finetune.launch import failure_line, launch_command, train_in_processes
 from finetune.lm import StudentLM
 from finetune.train import main as train_main
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 SETTINGS = ["--full-finetune", "--epochs", "60", "--learning-rate", "3e-3", "--val-fraction", "0", "--seed", "0"]
 
 

@@ -18,7 +18,7 @@ from finetune.config import LoRATrainConfig
 from finetune.lm import CT2_DIR, StudentLM
 from finetune.lora import train_student
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PROMPTS = [
     "hi",
     "what is the code? the code is amber.",

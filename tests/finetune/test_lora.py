@@ -15,7 +15,7 @@ from finetune.lm import StudentLM, merge
 from finetune.lora import train_student
 from finetune.record import STUDENT_FILE, read_student_record, trained_kind
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 QUICK = LoRATrainConfig(max_steps=6, batch_size=2, learning_rate=1e-2)
 
 

@@ -2,7 +2,7 @@
 
 Real worker-like processes (each a fresh interpreter, as uvicorn's supervisor spawns them) count requests and
 report a request in flight; the test process scrapes their shared directory. The QA service with 2 uvicorn
-workers is tested end to end in `tests/test_serve.py` (slow).
+workers is tested end to end in `tests/programs/serve/test_serve.py` (slow).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 from core.service_metrics import MULTIPROCESS_DIR_ENV, ServiceMetrics, shared_metrics
 from tests.test_serve import metric_values
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 WORKER = """
 import sys
 from core.admission import Admission, AdmissionConfig

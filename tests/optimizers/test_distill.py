@@ -23,7 +23,7 @@ from programs.rag import MultiHopRAG
 from tests.fixtures_models import COPY_TRAINING, COPY_WORDS, copy_task, strict_match
 from tests.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 class PassthroughRAG(dspy.Module):

@@ -183,7 +183,7 @@ def train_student(
         train_seconds=seconds,
         examples_per_second=epochs_done * len(train_set) / max(seconds, 1e-9),
         epochs_completed=epochs_done,
-        batch_size=trainer.state.train_batch_size or config.batch_size,
+        batch_size=trainer.state.train_batch_size or trainer.args.per_device_train_batch_size,
         precision=machine_precision(config.precision, family),
         peak_memory_mb=_peak_memory_mb(),
         processes=trainer.args.world_size,

@@ -16,6 +16,7 @@ is checked after each optimizer step, so a run ends up to one step late.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -73,7 +74,9 @@ def best_weights_callback(time_budget_s: float | None):
     return BestWeights()
 
 
-def _training_arguments(workdir: Path, family: Family, config: LoRATrainConfig, precision: str, has_val: bool):
+def _training_arguments(
+    workdir: Path, family: Family, config: LoRATrainConfig, precision: str, has_val: bool, batch_size: int
+):
     """The Trainer's arguments: length-grouped batches, evaluation every epoch (or ~10 times with max_steps)."""
     from transformers import Seq2SeqTrainingArguments, TrainingArguments
 
@@ -84,8 +87,8 @@ def _training_arguments(workdir: Path, family: Family, config: LoRATrainConfig, 
         output_dir=str(workdir),
         num_train_epochs=config.epochs,
         max_steps=config.max_steps if by_steps else -1,
-        per_device_train_batch_size=config.batch_size,
-        per_device_eval_batch_size=config.batch_size,
+        per_device_train_batch_size=batch_size,
+        per_device_eval_batch_size=batch_size,
         gradient_accumulation_steps=config.gradient_accumulation_steps,
         auto_find_batch_size=True,
         learning_rate=config.resolved_learning_rate(family),
@@ -117,9 +120,10 @@ def make_trainer(
     precision = machine_precision(config.precision, family)
     collator = DataCollatorForSeq2Seq(tokenizer, model=model, label_pad_token_id=-100)
     answer_only = family == "causal" and keeps_answer_logits(model)
+    batch_size = config.resolved_batch_size(len(train_set), processes=int(os.environ.get("WORLD_SIZE", "1")))
     trainer = (Seq2SeqTrainer if family == "seq2seq" else Trainer)(
         model=model,
-        args=_training_arguments(workdir, family, config, precision, has_val=bool(val_set)),
+        args=_training_arguments(workdir, family, config, precision, has_val=bool(val_set), batch_size=batch_size),
         train_dataset=train_set,
         eval_dataset=val_set or None,
         data_collator=AnswerCollator(collator) if answer_only else collator,

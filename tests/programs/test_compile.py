@@ -137,7 +137,7 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        (["--program", "tree"], "unknown program 'tree': choose auto, rag, multihop, or name your own as module:attribute"),
+        (["--program", "tree"], "unknown program 'tree': choose auto, rag, multihop, or name your own"),
         (["--optimizer", "bootstrap,magic"], "unknown optimizer 'magic'"),
         (["--teacher", "gpt4"], "neither a LiteLLM model string"),
         (["--retriever", "grep"], "unknown retriever 'grep'"),

@@ -120,3 +120,20 @@ def test_traces_from_and_resume_work_for_a_users_program(tiny_t5_dir: Path, tmp_
     assert "teacher_compiled" not in json.loads((tmp_path / "second" / "report" / "report.json").read_text())["systems"]
     resumed = CliRunner().invoke(compile_main, [*options, "--name", "first", "--resume"])
     assert resumed.exit_code == 0 and resumed.output.count("skipped (--resume)") == 3, resumed.output
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("example", ["ticket_triage", "review_pipeline"])
+def test_each_example_distils_into_smollm2_with_valid_outputs(example: str, tmp_path: Path):
+    spec = f"examples.{example}.program"
+    options = [
+        "--program", f"{spec}:build", "--metric", f"{spec}:metric", "--teacher", f"{spec}:teacher",
+        *[f"--{split}=examples/{example}/{split}.jsonl" for split in ("train", "dev", "test")],
+        "--out", str(tmp_path), "--name", example,
+    ]  # fmt: skip
+    result = CliRunner().invoke(compile_main, options)
+    assert result.exit_code == 0, result.output
+    systems = json.loads((tmp_path / example / "report" / "report.json").read_text())["systems"]
+    distilled, base = systems["student_distilled"], systems["student_base"]
+    assert distilled["parse_failures"] == 0 and distilled["choice_validity"] == 1.0
+    assert distilled["score"] > base["score"]

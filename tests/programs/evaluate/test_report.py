@@ -173,6 +173,7 @@ def find_chromium() -> str | None:
     return next(filter(None, map(shutil.which, ("chromium", "chromium-browser", "google-chrome"))), None)
 
 
+@pytest.mark.slow  # needs a browser, which a clean clone's machine does not have
 @pytest.mark.skipif(
     find_chromium() is None,
     reason="no chromium binary on PATH: install it (apt-get install -y chromium) to check the HTML plots render",

@@ -148,6 +148,11 @@ def render_hops(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def _percent(value: float | None) -> str:
+    """A figure already in percent (None: the programs have no choice-valued output)."""
+    return "n/a" if value is None else f"{num(value)}%"
+
+
 def render_distill_any(results: dict[str, dict]) -> list[str]:
     """Users' own programs: the teacher's metric and the distilled student's, per program."""
     lines = []
@@ -156,7 +161,7 @@ def render_distill_any(results: dict[str, dict]) -> list[str]:
             [name + (" (bundled example)" if figures["tuned_on"] else " (held out)"),
              num(figures["teacher"]["score"]), num(figures["student"]["score"]),
              num(figures["student_over_teacher"]), str(figures["student"]["parse_failures"]),
-             pct(figures["choice_validity"]), num(figures["train_seconds"], 0)]
+             _percent(figures["choice_validity"]), num(figures["train_seconds"], 0)]
             for name, figures in doc["programs"].items()
         ]  # fmt: skip
         lines += [f"Student {doc['student']}, {num(doc['epochs'], 0)} epochs, default training settings:", ""]

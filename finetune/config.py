@@ -11,7 +11,10 @@ from pathlib import Path
 
 from engine.models import Family
 
-DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {"seq2seq": ("q", "v"), "causal": ("q_proj", "v_proj")}
+# Causal students get LoRA on every linear layer of each block: on a 48-example typed classifier (SmolLM2, 3 epochs)
+# that took the distilled student from 65% to 92.5% of the teacher, where attention's q and v alone underfit.
+CAUSAL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
+DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {"seq2seq": ("q", "v"), "causal": CAUSAL_LINEAR}
 # t5-small's seed learning rate; SmolLM2-135M with LoRA measured best at 1e-3 (see docs on the offline student).
 DEFAULT_LEARNING_RATES: dict[str, float] = {"seq2seq": 1e-4, "causal": 1e-3}
 # The data-sized default batch: measured on a 48-example typed classifier with SmolLM2, batch 8 (18 optimizer
@@ -31,7 +34,7 @@ class LoRATrainConfig:
     dropout: float = 0.05
     """Dropout on the LoRA input."""
     target_modules: tuple[str, ...] | None = None
-    """Module names that get LoRA updates; default q,v for seq2seq and q_proj,v_proj for causal models."""
+    """Module names that get LoRA updates; default q,v for seq2seq and every linear layer for causal models."""
     learning_rate: float | None = None
     """Peak AdamW learning rate; default 1e-4 for seq2seq, 1e-3 for causal (measured best for SmolLM2)."""
     epochs: float = 3.0

@@ -36,7 +36,7 @@ from typing import Any
 import dspy
 from dspy.lm15 import Request
 
-from core.errors import ConfigError, RagdistillError, first_line
+from core.errors import ConfigError, ModelNotFoundError, RunFormatError, first_line
 from engine.backends import Backend
 from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open_backend
 from engine.local import LocalEngine, request_text
@@ -66,7 +66,7 @@ def _load_adapted(resolved: ResolvedModel, adapter_dir: Path, device: str | None
         model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
     except Exception as err:  # peft raises ValueError, OSError, KeyError, RuntimeError, SafetensorError...
         message = f"adapter {adapter_dir} cannot be loaded onto {resolved.spec}: {first_line(err)}"
-        raise RagdistillError(message) from None
+        raise ModelNotFoundError(message) from None
     return model.eval(), tokenizer
 
 
@@ -263,7 +263,7 @@ class StudentLM(dspy.LM):
         trained_kind(trained_dir)  # refuses a directory that is neither an adapter nor a model
         base = read_student_record(trained_dir).get("base_model")
         if base is None:
-            raise RagdistillError(f"{trained_dir} has no {STUDENT_FILE}: pass the base model with from_base")
+            raise RunFormatError(f"{trained_dir} has no {STUDENT_FILE}: pass the base model with from_base")
         return cls.from_base(base, trained_dir, **kwargs)
 
     @property
@@ -320,6 +320,6 @@ def merge(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike, base_model
         raise ConfigError(f"{adapter_dir} is already a plain model directory (no adapter to merge)")
     base = base_model or read_student_record(adapter_dir).get("base_model")
     if base is None:
-        raise RagdistillError(f"{adapter_dir} has no {STUDENT_FILE}: pass base_model")
+        raise RunFormatError(f"{adapter_dir} has no {STUDENT_FILE}: pass base_model")
     model, tokenizer = _load_adapted(resolve_model(base), adapter_dir, device="cpu")
     return save_model_dir(out_dir, model, tokenizer)

@@ -20,7 +20,7 @@ Deliberate simplifications: the best weights are kept in memory rather than as T
 resuming a killed run); prompts are expected within `max_input_tokens` already (the provider renders them in
 that budget, `finetune.prompt`) and a longer one is cut at its end; out-of-memory batches
 are retried at half size by the Trainer's `auto_find_batch_size`, and a batch of one that still does not
-fit becomes a `RagdistillError` naming the flag to lower.
+fit becomes a `ConfigError` naming the flag to lower.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from core.atomic import atomic_dir, scratch_dir, write_json_atomic
-from core.errors import RagdistillError
+from core.errors import ConfigError, DataError
 from engine.devices import machine_precision
 from engine.models import SMOLLM2, TINY_T5, Family, ResolvedModel, load_hf_model, resolve_model
 from finetune.config import LoRATrainConfig, TrainResult
@@ -72,7 +72,7 @@ def wrap_with_lora(model, family: Family, config: LoRATrainConfig):
     try:
         return get_peft_model(model, lora)
     except ValueError as err:
-        raise RagdistillError(f"cannot add LoRA to this model ({err}); set --target-modules") from None
+        raise ConfigError(f"cannot add LoRA to this model ({err}); set --target-modules") from None
 
 
 def _top_layers(model, n: int | None) -> list[int] | None:
@@ -81,7 +81,7 @@ def _top_layers(model, n: int | None) -> list[int] | None:
         return None
     total = getattr(model.config, "num_hidden_layers", None) or model.config.num_layers
     if not 1 <= n <= total:
-        raise RagdistillError(f"lora_layers must be between 1 and the model's {total} layers, not {n}")
+        raise ConfigError(f"lora_layers must be between 1 and the model's {total} layers, not {n}")
     return list(range(total - n, total))
 
 
@@ -136,7 +136,7 @@ def train_student(
 
     config = config or LoRATrainConfig()
     if not pairs:
-        raise RagdistillError("no (prompt, completion) pairs to train on")
+        raise DataError("no (prompt, completion) pairs to train on")
     resolved = resolve_model(base_model)
     if resolved.note:
         logger.warning(resolved.note)
@@ -167,7 +167,7 @@ def train_student(
         except (torch.OutOfMemoryError, RuntimeError) as err:
             if "batch size" not in str(err) and not isinstance(err, torch.OutOfMemoryError):
                 raise
-            raise RagdistillError(
+            raise ConfigError(
                 f"out of memory even at batch size 1 ({err}); lower --max-input-tokens or --max-target-tokens"
             ) from None
         seconds = time.perf_counter() - started

@@ -20,7 +20,7 @@ from typing import Any
 
 import dspy
 
-from core.errors import RagdistillError
+from core.errors import ConfigError, ServiceError
 from finetune.prompt import check_student_messages
 
 
@@ -33,9 +33,9 @@ def served_model(api_base: str, api_key: str | None = None, timeout_s: float = 1
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             models = [entry["id"] for entry in json.load(response)["data"]]
     except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as err:
-        raise RagdistillError(f"cannot list the models served at {api_base}: {err}") from None
+        raise ServiceError(f"cannot list the models served at {api_base}: {err}") from None
     if len(models) != 1:
-        raise RagdistillError(f"{api_base} serves {len(models)} models ({', '.join(models)}): name the student's")
+        raise ConfigError(f"{api_base} serves {len(models)} models ({', '.join(models)}): name the student's")
     return models[0]
 
 

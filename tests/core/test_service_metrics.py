@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 
 from core.service_metrics import MULTIPROCESS_DIR_ENV, ServiceMetrics, shared_metrics
-from tests.test_serve import metric_values
+from tests.programs.serve.test_serve import metric_values
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = """

@@ -2,7 +2,7 @@
 
 The server is a stand-in for vLLM/SGLang/TGI (none runs in the test suite): a loopback stub speaking the
 OpenAI chat API whose generation is the exported directory's, run by transformers alone as
-`ragdistill_prompt.json` describes (`tests.test_export.generate_from_export`).
+`ragdistill_prompt.json` describes (`tests.finetune.test_export.generate_from_export`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from finetune.served import ServedStudentLM
 from programs import load_program
 from programs.serve.service import ServeConfig, create_app, load_service_program
 from retrieval.server import serve_in_thread
-from tests.test_export import generate_from_export
+from tests.finetune.test_export import generate_from_export
 
 QUESTIONS = ["In which city was the founder of Shovki Foundry born?", "Who founded Heanthour Works?"]
 

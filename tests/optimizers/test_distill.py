@@ -21,7 +21,7 @@ from optimizers.distill import Distill
 from optimizers.metrics import answer_exact_match
 from programs.rag import MultiHopRAG
 from tests.fixtures_models import COPY_TRAINING, COPY_WORDS, copy_task, strict_match
-from tests.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
+from tests.programs.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -94,7 +94,7 @@ RELOAD = """
 import dspy
 from finetune.adapter import StudentAdapter
 from finetune.lm import anchor_students
-from tests.test_distill import PassthroughRAG
+from tests.optimizers.test_distill import PassthroughRAG
 program = PassthroughRAG()
 program.load({path!r}, allow_unsafe_lm_state=True)
 anchor_students(program, {run_dir!r})

@@ -21,7 +21,7 @@ from optimizers.metrics import answer_exact_match, short_answer_exact_match
 from optimizers.mipro import MIPRO
 from optimizers.random_search import RandomSearch
 from programs.rag import RAG, MultiHopRAG
-from tests.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
+from tests.programs.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
 
 # What MIPROv2's instruction proposer asks its prompt model for (dataset summary, program and module
 # descriptions, the instruction itself).

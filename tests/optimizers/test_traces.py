@@ -25,7 +25,7 @@ from optimizers.traces import (
 )
 from programs.compile.__main__ import main as compile_main
 from tests.fixtures_models import COPY_WORDS, copy_task, strict_match
-from tests.test_distill import PassthroughRAG, teacher_program
+from tests.optimizers.test_distill import PassthroughRAG, teacher_program
 
 QUICK = {"max_steps": 2, "batch_size": 4, "val_fraction": 0.0}
 

@@ -12,7 +12,7 @@ from dspy.utils.dummies import DummyLM
 from core.errors import RagdistillError
 from programs.api import CompiledQA, load_program
 from programs.rag import RAG, MultiHopRAG
-from tests.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
+from tests.programs.test_programs import EXAMPLES, PASSAGES, KeywordRetriever
 
 
 @pytest.fixture

@@ -127,11 +127,90 @@ def _write_student_dir(
     )
 
 
+def _trainable_model(resolved: ResolvedModel, pairs: list[tuple[str, str]], config: LoRATrainConfig):
+    """(model, tokenizer, config): the base model in fp32 on the CPU with LoRA (or every weight) trainable, its
+    tokenizer padding on the right, and `config` with `max_target_tokens` measured on the completions when unset."""
+    import torch
+
+    model, tokenizer = load_hf_model(resolved, device="cpu", dtype=torch.float32)
+    tokenizer.padding_side = "right"
+    if config.max_target_tokens is None:
+        config = replace(config, max_target_tokens=completion_cap(tokenizer, [c for _, c in pairs]))
+    return wrap_with_lora(model.train(), resolved.family, config), tokenizer, config
+
+
+def _train_timed(trainer) -> float:
+    """Run `trainer.train()` and return its seconds; a batch of one that still runs out of memory is a `ConfigError`."""
+    import torch
+
+    started = time.perf_counter()
+    try:
+        trainer.train()
+    except (torch.OutOfMemoryError, RuntimeError) as err:
+        if "batch size" not in str(err) and not isinstance(err, torch.OutOfMemoryError):
+            raise
+        raise ConfigError(
+            f"out of memory even at batch size 1 ({err}); lower --max-input-tokens or --max-target-tokens"
+        ) from None
+    return time.perf_counter() - started
+
+
+def _parameter_counts(model) -> tuple[int, int]:
+    """(trainable, total) parameters of `model`, logged."""
+    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in model.parameters())
+    logger.info("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100 * trainable / total)
+    return trainable, total
+
+
+def _encoded_split(tokenizer, family: Family, pairs: list[tuple[str, str]], config: LoRATrainConfig):
+    """(train set, validation set): the pairs split by `config.val_fraction` and `config.seed`, each encoded."""
+    train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
+    return encode_pairs(tokenizer, family, train_pairs, config), encode_pairs(tokenizer, family, val_pairs, config)
+
+
+def _fit(model, tokenizer, family: Family, train_set: list, val_set: list, config: LoRATrainConfig):
+    """(trainer, best-weights callback, seconds): `model` trained in a scratch directory, its best weights restored."""
+    best = best_weights_callback(config.time_budget_s)
+    with scratch_dir("ragdistill-trainer-") as workdir:
+        trainer = make_trainer(model, tokenizer, family, train_set, val_set, config, Path(workdir))
+        trainer.add_callback(best)
+        seconds = _train_timed(trainer)
+        best.restore_best(trainer.model)
+    return trainer, best, seconds
+
+
+def _log_trained(result: TrainResult) -> None:
+    """One log line with the run's epochs, seconds, throughput, precision and best validation loss."""
+    logger.info(
+        "trained %.2f epochs in %.1f s (%.2f examples/s, %s); best validation loss %s",
+        result.epochs_completed,
+        result.train_seconds,
+        result.examples_per_second,
+        result.precision,
+        result.best_val_loss,
+    )
+
+
 def train_student(
     pairs: list[tuple[str, str]], base_model: str, out_dir: str | os.PathLike, config: LoRATrainConfig | None = None
 ) -> TrainResult:
-    """Train `base_model` (a spec for `engine.models.resolve_model`) on (prompt, completion) pairs into `out_dir`."""
-    import torch
+    """Train `base_model` on (prompt, completion) pairs and save the student to `out_dir`, atomically.
+
+    Args:
+        pairs: the (prompt, completion) pairs; a slice of them (`config.val_fraction`) is held out for validation.
+        base_model: a spec for `engine.models.resolve_model` (a local directory, `tiny-t5`, `smollm2`, a hub id).
+        out_dir: the directory to write (a peft adapter, or a whole model with `full_finetune`, + `student.json`).
+        config: the training settings (`LoRATrainConfig()` when None).
+
+    Returns:
+        The run's figures (pairs, parameters, best validation loss, seconds, throughput, precision...).
+
+    Raises:
+        DataError: there are no pairs.
+        ModelNotFoundError: the base model cannot be found or loaded.
+        ConfigError: a setting cannot be used, or a batch of one does not fit in memory.
+    """
     from transformers import set_seed
 
     config = config or LoRATrainConfig()
@@ -141,37 +220,12 @@ def train_student(
     if resolved.note:
         logger.warning(resolved.note)
     set_seed(config.seed)
-    model, tokenizer = load_hf_model(resolved, device="cpu", dtype=torch.float32)
-    tokenizer.padding_side = "right"
-    if config.max_target_tokens is None:
-        config = replace(config, max_target_tokens=completion_cap(tokenizer, [c for _, c in pairs]))
-    model = wrap_with_lora(model.train(), resolved.family, config)
-    trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
-    total = sum(p.numel() for p in model.parameters())
-    logger.info("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100 * trainable / total)
-
+    model, tokenizer, config = _trainable_model(resolved, pairs, config)
+    trainable, total = _parameter_counts(model)
     family = resolved.family
-    train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
-    train_set, val_set = (
-        encode_pairs(tokenizer, family, train_pairs, config),
-        encode_pairs(tokenizer, family, val_pairs, config),
-    )
+    train_set, val_set = _encoded_split(tokenizer, family, pairs, config)
     out_dir = Path(out_dir)
-    best = best_weights_callback(config.time_budget_s)
-    with scratch_dir("ragdistill-trainer-") as workdir:
-        trainer = make_trainer(model, tokenizer, family, train_set, val_set, config, Path(workdir))
-        trainer.add_callback(best)
-        started = time.perf_counter()
-        try:
-            trainer.train()
-        except (torch.OutOfMemoryError, RuntimeError) as err:
-            if "batch size" not in str(err) and not isinstance(err, torch.OutOfMemoryError):
-                raise
-            raise ConfigError(
-                f"out of memory even at batch size 1 ({err}); lower --max-input-tokens or --max-target-tokens"
-            ) from None
-        seconds = time.perf_counter() - started
-        best.restore_best(trainer.model)
+    trainer, best, seconds = _fit(model, tokenizer, family, train_set, val_set, config)
     epochs_done = trainer.state.epoch or 0.0
     result = TrainResult(
         out_dir=out_dir,
@@ -188,14 +242,7 @@ def train_student(
         peak_memory_mb=_peak_memory_mb(),
         processes=trainer.args.world_size,
     )
-    logger.info(
-        "trained %.2f epochs in %.1f s (%.2f examples/s, %s); best validation loss %s",
-        epochs_done,
-        seconds,
-        result.examples_per_second,
-        result.precision,
-        best.best_loss,
-    )
+    _log_trained(result)
     if trainer.is_world_process_zero():
         with atomic_dir(out_dir) as tmp:
             _write_student_dir(tmp, trainer.model, tokenizer, resolved, config, result)

@@ -42,7 +42,7 @@ from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open
 from engine.local import LocalEngine, request_text
 from engine.models import ResolvedModel, load_hf_model, resolve_model, save_model_dir
 from finetune.config import LoRATrainConfig
-from finetune.prompt import PromptBudget, check_student_messages, messages_prompt, render_for_model
+from finetune.prompt import PromptBudget, StudentMessagesOnly, messages_prompt, render_for_model
 from finetune.provider import MODEL_PREFIX, StudentProvider
 from finetune.record import STUDENT_FILE, read_student_record, trained_kind
 
@@ -219,20 +219,12 @@ def _base_spec(spec: str) -> str:
     return str(path.resolve()) if path.is_dir() else spec
 
 
-class StudentLM(dspy.LM):
+class StudentLM(StudentMessagesOnly, dspy.LM):
     """A `dspy.LM` serving a student through a `StudentEngine`, finetunable through `StudentProvider`."""
 
     def __init__(self, model: str, *, engine: StudentEngine, cache: bool = False, **kwargs):
         kwargs.setdefault("finetuning_model", engine.base_model)
         super().__init__(model, engine=engine, cache=cache, provider=StudentProvider(), **kwargs)
-
-    def __call__(self, prompt=None, *, messages=None, **kwargs):
-        check_student_messages(messages)  # another adapter's prompt: one clear error, not nonsense
-        return super().__call__(prompt, messages=messages, **kwargs)
-
-    async def acall(self, prompt=None, *, messages=None, **kwargs):
-        check_student_messages(messages)
-        return await super().acall(prompt, messages=messages, **kwargs)
 
     @classmethod
     def from_base(

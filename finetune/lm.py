@@ -121,16 +121,8 @@ class StudentEngine(LocalEngine):
 
     def with_adapter(self, adapter_dir: str | None) -> StudentEngine:
         """A new engine on the same base model and backend serving `adapter_dir`."""
-        return StudentEngine(
-            self.base_model,
-            adapter_dir,
-            num_beams=self.num_beams,
-            batch_size=self.batch_size,
-            device=self.device,
-            root=self.root,
-            backend=self.backend,
-            compute_type=self.compute_type,
-        )
+        machine = {"device": self.device, "root": self.root, "backend": self.backend, "compute_type": self.compute_type}
+        return StudentEngine(**{**self.settings(), "adapter_dir": adapter_dir}, **machine)
 
     def load_backend(self) -> Backend:
         """The base model, with the trained dir merged in, on the chosen backend; a ct2 conversion of a trained

@@ -270,7 +270,18 @@ def _hub_snapshot(model_id: str) -> Path | None:
 
 
 def resolve_model(spec: str, *, role: str = "student") -> ResolvedModel:
-    """Resolve a model spec (local dir, "tiny-t5", "smollm2" or a Hugging Face id) to a local directory."""
+    """Resolve a model spec (local dir, "tiny-t5", "smollm2" or a Hugging Face id) to a local directory.
+
+    Args:
+        spec: a local model directory, "tiny-t5", "smollm2", or a Hugging Face id (cached, or downloadable now).
+        role: "student" or "teacher", named in the error message.
+
+    Returns:
+        The resolved model: its spec, local path, the name actually used and its family.
+
+    Raises:
+        ModelNotFoundError: the spec is none of those, or the directory holds no usable seq2seq/causal model.
+    """
     local = Path(spec).expanduser()
     if local.is_dir():
         path = local.resolve()

@@ -30,7 +30,19 @@ TEACHER_OPTIMIZERS = tuple(name for name in OPTIMIZERS if name not in STUDENT_OP
 
 
 def make_optimizer(name: str, metric: Metric | None = None, **settings: Any) -> Any:
-    """The optimizer called `name`, built with `metric` and its `settings`; bad names or settings -> one line."""
+    """The optimizer called `name`, built with `metric` and its `settings`.
+
+    Args:
+        name: a key of `OPTIMIZERS` ("bootstrap", "mipro", "distill", ...).
+        metric: the metric the optimizer filters and scores with.
+        **settings: the optimizer's own fields (see its dataclass).
+
+    Returns:
+        The optimizer, ready for `compile`.
+
+    Raises:
+        ConfigError: the name is unknown or the optimizer does not accept these settings.
+    """
     if name not in OPTIMIZERS:
         raise ConfigError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
     module_name, class_name = OPTIMIZERS[name].split(":")

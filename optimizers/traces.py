@@ -107,7 +107,17 @@ def write_traces(path: str | os.PathLike, fingerprints: dict[str, Any], records:
 
 
 def read_traces(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(header fingerprints, example lines) of a traces file; a missing or malformed file is one line."""
+    """(header fingerprints, example lines) of a traces file.
+
+    Args:
+        path: the `traces.jsonl` of a run compiled with distillation.
+
+    Returns:
+        The header's fingerprints and the example lines, each with its `calls`.
+
+    Raises:
+        RunFormatError: the file is missing, unreadable, has no traces header, or an example line lacks its calls.
+    """
     path = Path(path)
     if not path.is_file():
         raise RunFormatError(f"no teacher traces at {path}: was that run compiled with distillation?")

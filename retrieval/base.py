@@ -39,7 +39,18 @@ class Retriever(Protocol):
 
 
 def check_k(k: object, *, max_k: int = 100) -> int:
-    """Validate a user-supplied k (1..max_k) and return it as an int."""
+    """Validate a user-supplied k (1..max_k) and return it as an int.
+
+    Args:
+        k: the value as given (an int, or text from a query string or flag).
+        max_k: the largest k accepted.
+
+    Returns:
+        k as an int.
+
+    Raises:
+        ConfigError: k is not an integer, or is outside 1..max_k.
+    """
     try:
         k_int = int(str(k))
     except ValueError:

@@ -51,7 +51,17 @@ def corpus_sha256(passages: Iterable[Passage]) -> str:
 
 
 def read_manifest(index_dir: Path) -> dict:
-    """The index's manifest.json, or a one-line error naming how to build one."""
+    """The index's manifest.json.
+
+    Args:
+        index_dir: the index directory.
+
+    Returns:
+        The manifest as a dict.
+
+    Raises:
+        RunFormatError: there is no manifest.json (the message names how to build one), or it is not valid JSON.
+    """
     path = Path(index_dir) / MANIFEST_FILE
     if not path.is_file():
         raise RunFormatError(

@@ -31,7 +31,7 @@ import click
 import dspy
 
 from benchmarks.results import emit, out_option
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import ModelNotFoundError, RunFormatError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus, load_examples
 from engine.models import SMOLLM2
 from finetune.lm import StudentLM
@@ -68,11 +68,11 @@ def student_source(run: Path | None, adapter: Path | None) -> tuple[str, str | N
     if run is not None:
         manifest_file = run / "manifest.json"
         if not manifest_file.is_file():
-            raise RagdistillError(f"{run} holds no manifest.json: pass a compiled run directory")
+            raise RunFormatError(f"{run} holds no manifest.json: pass a compiled run directory")
         student = json.loads(manifest_file.read_text(encoding="utf-8")).get("student") or {}
         base = student.get("model_used") or student.get("spec")
         if base is None:
-            raise RagdistillError(f"the run {run} has no distilled student")
+            raise ModelNotFoundError(f"the run {run} has no distilled student")
         return base, str(run / student.get("adapter_dir", "student")), f"distilled student of run {run}"
     if adapter is not None:
         return SMOLLM2, str(adapter), f"adapter {adapter} on {SMOLLM2}"

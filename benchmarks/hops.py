@@ -22,7 +22,7 @@ import click
 
 from benchmarks.datasets import DATASETS
 from benchmarks.results import emit, out_option
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import DataError, exit_cleanly_on_error
 from data.loaders import load_corpus, load_examples
 from optimizers.targets import QueryTargets
 from retrieval.base import Hit, Retriever
@@ -62,7 +62,7 @@ def main(dataset: str, retriever_name: str, k: int, limit: int | None, out: str 
 
     questions, corpus_path = DATASETS[dataset]
     if not Path(corpus_path).is_file():
-        raise RagdistillError(f"dataset {dataset!r} is not here ({corpus_path} missing)")
+        raise DataError(f"dataset {dataset!r} is not here ({corpus_path} missing)")
     corpus = load_corpus(corpus_path)
     index_dir = cache_dir() / "indexes" / corpus_sha256(corpus)[:16]
     ensure_index(corpus, index_dir, retriever_name)

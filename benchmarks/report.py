@@ -19,7 +19,7 @@ import dspy
 
 from benchmarks.datasets import DATASETS
 from benchmarks.results import emit, out_option
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import DataError, exit_cleanly_on_error
 from data.loaders import file_sha256, load_examples
 from finetune.adapter import StudentAdapter
 from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
@@ -57,7 +57,7 @@ def main(
     questions, corpus = DATASETS[dataset]
     corpus = None if dataset == "world" else corpus  # the world is what the run's own index holds
     if not questions.is_file():
-        raise RagdistillError(f"dataset {dataset!r} is not here ({questions} missing)")
+        raise DataError(f"dataset {dataset!r} is not here ({questions} missing)")
     wanted = tuple(name.strip() for name in retrievers.split(","))
     index_dir = index_for_corpus(corpus, wanted) if corpus else None
     files = {"questions": str(questions), **({"corpus": str(corpus)} if corpus else {})}

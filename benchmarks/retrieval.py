@@ -37,7 +37,7 @@ import httpx
 from benchmarks.datasets import DATASETS as QA_DATASETS
 from benchmarks.results import emit, out_option
 from core.atomic import write_json_atomic
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import ConfigError, ServiceError, exit_cleanly_on_error
 from data.loaders import Passage, load_corpus, load_examples
 from retrieval.bm25 import build_bm25
 from retrieval.build import build_index
@@ -150,7 +150,7 @@ def wait_until(condition: Callable[[], bool], timeout_s: float, what: str) -> No
     deadline = time.monotonic() + timeout_s
     while not condition():
         if time.monotonic() > deadline:
-            raise RagdistillError(f"timed out after {timeout_s:.0f} s waiting for {what}")
+            raise ServiceError(f"timed out after {timeout_s:.0f} s waiting for {what}")
         time.sleep(0.2)
 
 
@@ -163,7 +163,7 @@ def load_test(index_dir: Path, retriever: str, queries: list[str], seconds: floa
 
     def healthy() -> bool:
         if server.poll() is not None:
-            raise RagdistillError(f"the server exited with status {server.returncode}: run {' '.join(command)}")
+            raise ServiceError(f"the server exited with status {server.returncode}: run {' '.join(command)}")
         try:
             return httpx.get(f"{base}/health", timeout=2).status_code == 200
         except httpx.TransportError:
@@ -218,7 +218,7 @@ def split_names(value: str, allowed: tuple[str, ...] | list[str], what: str) -> 
     names = [name.strip() for name in value.split(",") if name.strip()]
     unknown = [name for name in names if name not in allowed]
     if unknown or not names:
-        raise RagdistillError(f"unknown {what} {', '.join(unknown) or '(none)'}: choose from {', '.join(allowed)}")
+        raise ConfigError(f"unknown {what} {', '.join(unknown) or '(none)'}: choose from {', '.join(allowed)}")
     return names
 
 

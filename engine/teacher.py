@@ -38,7 +38,7 @@ from pathlib import Path
 import dspy
 from dspy.lm15 import Request
 
-from core.errors import ProgramError, RagdistillError
+from core.errors import ConfigError, ModelNotFoundError, ProgramError
 from core.imports import import_object, is_object_spec
 from engine.backends import Backend, Generation
 from engine.ct2 import cached_conversion_dir, dir_fingerprint, open_backend
@@ -227,9 +227,9 @@ def make_teacher(
     if kind == "local":
         resolved = resolve_model(spec, role="teacher")
         if resolved.family != "causal":
-            raise RagdistillError(f"teacher '{spec}' is a {resolved.family} model; a local teacher must be causal")
+            raise ConfigError(f"teacher '{spec}' is a {resolved.family} model; a local teacher must be causal")
         if not _has_chat_template(resolved.path):
-            raise RagdistillError(f"teacher '{spec}' has no chat template; a local teacher must be a chat model")
+            raise ConfigError(f"teacher '{spec}' has no chat template; a local teacher must be a chat model")
         return LocalChatLM.from_dir(
             resolved.path, max_new_tokens=max_new_tokens, cache=cache, backend=backend, compute_type=compute_type
         )
@@ -249,15 +249,15 @@ def check_teacher_spec(spec: str, *, api_base: str | None = None) -> str:
     """Cheap validation of a teacher spec without loading anything: returns "local", "litellm" or "python"."""
     if is_object_spec(spec):
         if api_base is not None:
-            raise RagdistillError(f"--api-base is for LiteLLM teachers; '{spec}' names a Python object")
+            raise ConfigError(f"--api-base is for LiteLLM teachers; '{spec}' names a Python object")
         return "python"
     if spec == OFFLINE_TEACHER or _looks_like_path(spec):
         if not Path(spec).expanduser().is_dir() and spec != OFFLINE_TEACHER:
-            raise RagdistillError(f"teacher directory '{spec}' does not exist")
+            raise ModelNotFoundError(f"teacher directory '{spec}' does not exist")
         if api_base is not None:
-            raise RagdistillError(f"--api-base is for LiteLLM teachers; '{spec}' is a local model")
+            raise ConfigError(f"--api-base is for LiteLLM teachers; '{spec}' is a local model")
         return "local"
     provider, _, model = spec.partition("/")
     if not provider or not model:
-        raise RagdistillError(f"teacher '{spec}' is neither a LiteLLM model string (provider/model) nor a local model")
+        raise ConfigError(f"teacher '{spec}' is neither a LiteLLM model string (provider/model) nor a local model")
     return "litellm"

@@ -27,7 +27,7 @@ from typing import Any
 import click
 
 from core.atomic import atomic_dir, write_json_atomic
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import ModelNotFoundError, RunFormatError, exit_cleanly_on_error
 from finetune.lm import CT2_DIR, DEFAULT_MAX_INPUT_TOKENS, DEFAULT_MAX_NEW_TOKENS, merge
 from finetune.prompt import prompt_templates
 from finetune.record import STUDENT_DIR, STUDENT_FILE, read_student_record, trained_kind
@@ -39,10 +39,10 @@ PROMPT_FORMAT = "ragdistill-student-prompt/2"
 def trained_dir_of(run: Path) -> Path:
     """The trained student directory of a run directory, or `run` itself when it is one."""
     if not run.is_dir():
-        raise RagdistillError(f"{run} does not exist: give a run directory or a trained student directory")
+        raise RunFormatError(f"{run} does not exist: give a run directory or a trained student directory")
     trained = run if (run / STUDENT_FILE).is_file() else run / STUDENT_DIR
     if not (trained / STUDENT_FILE).is_file():
-        raise RagdistillError(
+        raise ModelNotFoundError(
             f"{run} holds no trained student ({STUDENT_DIR}/{STUDENT_FILE}): compile it with distillation first"
         )
     trained_kind(trained)  # refuses a directory that is neither an adapter nor a model
@@ -82,7 +82,7 @@ def export_student(run: str | Path, out: str | Path) -> Path:
     trained = trained_dir_of(Path(run))
     record = read_student_record(trained)
     if "family" not in record:
-        raise RagdistillError(f"{trained / STUDENT_FILE} names no model family: retrain the student")
+        raise RunFormatError(f"{trained / STUDENT_FILE} names no model family: retrain the student")
     with atomic_dir(out) as tmp:
         if trained_kind(trained) == "adapter":
             merge(trained, tmp)  # replaces the empty temporary directory with the merged model

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from core.atomic import scratch_dir
 from core.cli import config_arguments
-from core.errors import RagdistillError
+from core.errors import ConfigError, RagdistillError
 from core.log import library_log, say
 from finetune.config import LoRATrainConfig
 
@@ -37,7 +37,7 @@ PACKAGE_ROOT = Path(__file__).resolve().parents[1]
 def launch_command(data: Path, base_model: str, out_dir: Path, config: LoRATrainConfig, processes: int) -> list[str]:
     """The `accelerate launch` command line training `config` on `data` with `processes` processes."""
     if processes < 2:
-        raise RagdistillError(f"training on several processes needs at least 2, not {processes}")
+        raise ConfigError(f"training on several processes needs at least 2, not {processes}")
     launcher = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", str(processes)]
     command = ["-m", "finetune.train", "--data", str(data), "--model", base_model, "--out", str(out_dir)]
     return [*launcher, *command, *config_arguments(config)]

@@ -36,13 +36,13 @@ from typing import Any
 import dspy
 from dspy.lm15 import Request
 
-from core.errors import ConfigError, RagdistillError, first_line
+from core.errors import ConfigError, ModelNotFoundError, RunFormatError, first_line
 from engine.backends import Backend
 from engine.ct2 import cached_conversion_dir, dir_fingerprint, file_digest, open_backend
 from engine.local import LocalEngine, request_text
 from engine.models import ResolvedModel, load_hf_model, resolve_model, save_model_dir
 from finetune.config import LoRATrainConfig
-from finetune.prompt import PromptBudget, check_student_messages, messages_prompt, render_for_model
+from finetune.prompt import PromptBudget, StudentMessagesOnly, messages_prompt, render_for_model
 from finetune.provider import MODEL_PREFIX, StudentProvider
 from finetune.record import STUDENT_FILE, read_student_record, trained_kind
 
@@ -66,7 +66,7 @@ def _load_adapted(resolved: ResolvedModel, adapter_dir: Path, device: str | None
         model = PeftModel.from_pretrained(model, adapter_dir).merge_and_unload()
     except Exception as err:  # peft raises ValueError, OSError, KeyError, RuntimeError, SafetensorError...
         message = f"adapter {adapter_dir} cannot be loaded onto {resolved.spec}: {first_line(err)}"
-        raise RagdistillError(message) from None
+        raise ModelNotFoundError(message) from None
     return model.eval(), tokenizer
 
 
@@ -121,16 +121,8 @@ class StudentEngine(LocalEngine):
 
     def with_adapter(self, adapter_dir: str | None) -> StudentEngine:
         """A new engine on the same base model and backend serving `adapter_dir`."""
-        return StudentEngine(
-            self.base_model,
-            adapter_dir,
-            num_beams=self.num_beams,
-            batch_size=self.batch_size,
-            device=self.device,
-            root=self.root,
-            backend=self.backend,
-            compute_type=self.compute_type,
-        )
+        machine = {"device": self.device, "root": self.root, "backend": self.backend, "compute_type": self.compute_type}
+        return StudentEngine(**{**self.settings(), "adapter_dir": adapter_dir}, **machine)
 
     def load_backend(self) -> Backend:
         """The base model, with the trained dir merged in, on the chosen backend; a ct2 conversion of a trained
@@ -219,20 +211,12 @@ def _base_spec(spec: str) -> str:
     return str(path.resolve()) if path.is_dir() else spec
 
 
-class StudentLM(dspy.LM):
+class StudentLM(StudentMessagesOnly, dspy.LM):
     """A `dspy.LM` serving a student through a `StudentEngine`, finetunable through `StudentProvider`."""
 
     def __init__(self, model: str, *, engine: StudentEngine, cache: bool = False, **kwargs):
         kwargs.setdefault("finetuning_model", engine.base_model)
         super().__init__(model, engine=engine, cache=cache, provider=StudentProvider(), **kwargs)
-
-    def __call__(self, prompt=None, *, messages=None, **kwargs):
-        check_student_messages(messages)  # another adapter's prompt: one clear error, not nonsense
-        return super().__call__(prompt, messages=messages, **kwargs)
-
-    async def acall(self, prompt=None, *, messages=None, **kwargs):
-        check_student_messages(messages)
-        return await super().acall(prompt, messages=messages, **kwargs)
 
     @classmethod
     def from_base(
@@ -263,7 +247,7 @@ class StudentLM(dspy.LM):
         trained_kind(trained_dir)  # refuses a directory that is neither an adapter nor a model
         base = read_student_record(trained_dir).get("base_model")
         if base is None:
-            raise RagdistillError(f"{trained_dir} has no {STUDENT_FILE}: pass the base model with from_base")
+            raise RunFormatError(f"{trained_dir} has no {STUDENT_FILE}: pass the base model with from_base")
         return cls.from_base(base, trained_dir, **kwargs)
 
     @property
@@ -320,6 +304,6 @@ def merge(adapter_dir: str | os.PathLike, out_dir: str | os.PathLike, base_model
         raise ConfigError(f"{adapter_dir} is already a plain model directory (no adapter to merge)")
     base = base_model or read_student_record(adapter_dir).get("base_model")
     if base is None:
-        raise RagdistillError(f"{adapter_dir} has no {STUDENT_FILE}: pass base_model")
+        raise RunFormatError(f"{adapter_dir} has no {STUDENT_FILE}: pass base_model")
     model, tokenizer = _load_adapted(resolve_model(base), adapter_dir, device="cpu")
     return save_model_dir(out_dir, model, tokenizer)

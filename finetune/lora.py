@@ -20,7 +20,7 @@ Deliberate simplifications: the best weights are kept in memory rather than as T
 resuming a killed run); prompts are expected within `max_input_tokens` already (the provider renders them in
 that budget, `finetune.prompt`) and a longer one is cut at its end; out-of-memory batches
 are retried at half size by the Trainer's `auto_find_batch_size`, and a batch of one that still does not
-fit becomes a `RagdistillError` naming the flag to lower.
+fit becomes a `ConfigError` naming the flag to lower.
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from core.atomic import atomic_dir, scratch_dir, write_json_atomic
-from core.errors import RagdistillError
+from core.errors import ConfigError, DataError
 from engine.devices import machine_precision
 from engine.models import SMOLLM2, TINY_T5, Family, ResolvedModel, load_hf_model, resolve_model
 from finetune.config import LoRATrainConfig, TrainResult
@@ -72,7 +72,7 @@ def wrap_with_lora(model, family: Family, config: LoRATrainConfig):
     try:
         return get_peft_model(model, lora)
     except ValueError as err:
-        raise RagdistillError(f"cannot add LoRA to this model ({err}); set --target-modules") from None
+        raise ConfigError(f"cannot add LoRA to this model ({err}); set --target-modules") from None
 
 
 def _top_layers(model, n: int | None) -> list[int] | None:
@@ -81,7 +81,7 @@ def _top_layers(model, n: int | None) -> list[int] | None:
         return None
     total = getattr(model.config, "num_hidden_layers", None) or model.config.num_layers
     if not 1 <= n <= total:
-        raise RagdistillError(f"lora_layers must be between 1 and the model's {total} layers, not {n}")
+        raise ConfigError(f"lora_layers must be between 1 and the model's {total} layers, not {n}")
     return list(range(total - n, total))
 
 
@@ -127,51 +127,105 @@ def _write_student_dir(
     )
 
 
-def train_student(
-    pairs: list[tuple[str, str]], base_model: str, out_dir: str | os.PathLike, config: LoRATrainConfig | None = None
-) -> TrainResult:
-    """Train `base_model` (a spec for `engine.models.resolve_model`) on (prompt, completion) pairs into `out_dir`."""
+def _trainable_model(resolved: ResolvedModel, pairs: list[tuple[str, str]], config: LoRATrainConfig):
+    """(model, tokenizer, config): the base model in fp32 on the CPU with LoRA (or every weight) trainable, its
+    tokenizer padding on the right, and `config` with `max_target_tokens` measured on the completions when unset."""
     import torch
-    from transformers import set_seed
 
-    config = config or LoRATrainConfig()
-    if not pairs:
-        raise RagdistillError("no (prompt, completion) pairs to train on")
-    resolved = resolve_model(base_model)
-    if resolved.note:
-        logger.warning(resolved.note)
-    set_seed(config.seed)
     model, tokenizer = load_hf_model(resolved, device="cpu", dtype=torch.float32)
     tokenizer.padding_side = "right"
     if config.max_target_tokens is None:
         config = replace(config, max_target_tokens=completion_cap(tokenizer, [c for _, c in pairs]))
-    model = wrap_with_lora(model.train(), resolved.family, config)
+    return wrap_with_lora(model.train(), resolved.family, config), tokenizer, config
+
+
+def _train_timed(trainer) -> float:
+    """Run `trainer.train()` and return its seconds; a batch of one that still runs out of memory is a `ConfigError`."""
+    import torch
+
+    started = time.perf_counter()
+    try:
+        trainer.train()
+    except (torch.OutOfMemoryError, RuntimeError) as err:
+        if "batch size" not in str(err) and not isinstance(err, torch.OutOfMemoryError):
+            raise
+        raise ConfigError(
+            f"out of memory even at batch size 1 ({err}); lower --max-input-tokens or --max-target-tokens"
+        ) from None
+    return time.perf_counter() - started
+
+
+def _parameter_counts(model) -> tuple[int, int]:
+    """(trainable, total) parameters of `model`, logged."""
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in model.parameters())
     logger.info("trainable parameters: %d of %d (%.2f%%)", trainable, total, 100 * trainable / total)
+    return trainable, total
 
-    family = resolved.family
+
+def _encoded_split(tokenizer, family: Family, pairs: list[tuple[str, str]], config: LoRATrainConfig):
+    """(train set, validation set): the pairs split by `config.val_fraction` and `config.seed`, each encoded."""
     train_pairs, val_pairs = split_pairs(pairs, config.val_fraction, config.seed)
-    train_set, val_set = (
-        encode_pairs(tokenizer, family, train_pairs, config),
-        encode_pairs(tokenizer, family, val_pairs, config),
-    )
-    out_dir = Path(out_dir)
+    return encode_pairs(tokenizer, family, train_pairs, config), encode_pairs(tokenizer, family, val_pairs, config)
+
+
+def _fit(model, tokenizer, family: Family, train_set: list, val_set: list, config: LoRATrainConfig):
+    """(trainer, best-weights callback, seconds): `model` trained in a scratch directory, its best weights restored."""
     best = best_weights_callback(config.time_budget_s)
     with scratch_dir("ragdistill-trainer-") as workdir:
         trainer = make_trainer(model, tokenizer, family, train_set, val_set, config, Path(workdir))
         trainer.add_callback(best)
-        started = time.perf_counter()
-        try:
-            trainer.train()
-        except (torch.OutOfMemoryError, RuntimeError) as err:
-            if "batch size" not in str(err) and not isinstance(err, torch.OutOfMemoryError):
-                raise
-            raise RagdistillError(
-                f"out of memory even at batch size 1 ({err}); lower --max-input-tokens or --max-target-tokens"
-            ) from None
-        seconds = time.perf_counter() - started
+        seconds = _train_timed(trainer)
         best.restore_best(trainer.model)
+    return trainer, best, seconds
+
+
+def _log_trained(result: TrainResult) -> None:
+    """One log line with the run's epochs, seconds, throughput, precision and best validation loss."""
+    logger.info(
+        "trained %.2f epochs in %.1f s (%.2f examples/s, %s); best validation loss %s",
+        result.epochs_completed,
+        result.train_seconds,
+        result.examples_per_second,
+        result.precision,
+        result.best_val_loss,
+    )
+
+
+def train_student(
+    pairs: list[tuple[str, str]], base_model: str, out_dir: str | os.PathLike, config: LoRATrainConfig | None = None
+) -> TrainResult:
+    """Train `base_model` on (prompt, completion) pairs and save the student to `out_dir`, atomically.
+
+    Args:
+        pairs: the (prompt, completion) pairs; a slice of them (`config.val_fraction`) is held out for validation.
+        base_model: a spec for `engine.models.resolve_model` (a local directory, `tiny-t5`, `smollm2`, a hub id).
+        out_dir: the directory to write (a peft adapter, or a whole model with `full_finetune`, + `student.json`).
+        config: the training settings (`LoRATrainConfig()` when None).
+
+    Returns:
+        The run's figures (pairs, parameters, best validation loss, seconds, throughput, precision...).
+
+    Raises:
+        DataError: there are no pairs.
+        ModelNotFoundError: the base model cannot be found or loaded.
+        ConfigError: a setting cannot be used, or a batch of one does not fit in memory.
+    """
+    from transformers import set_seed
+
+    config = config or LoRATrainConfig()
+    if not pairs:
+        raise DataError("no (prompt, completion) pairs to train on")
+    resolved = resolve_model(base_model)
+    if resolved.note:
+        logger.warning(resolved.note)
+    set_seed(config.seed)
+    model, tokenizer, config = _trainable_model(resolved, pairs, config)
+    trainable, total = _parameter_counts(model)
+    family = resolved.family
+    train_set, val_set = _encoded_split(tokenizer, family, pairs, config)
+    out_dir = Path(out_dir)
+    trainer, best, seconds = _fit(model, tokenizer, family, train_set, val_set, config)
     epochs_done = trainer.state.epoch or 0.0
     result = TrainResult(
         out_dir=out_dir,
@@ -188,14 +242,7 @@ def train_student(
         peak_memory_mb=_peak_memory_mb(),
         processes=trainer.args.world_size,
     )
-    logger.info(
-        "trained %.2f epochs in %.1f s (%.2f examples/s, %s); best validation loss %s",
-        epochs_done,
-        seconds,
-        result.examples_per_second,
-        result.precision,
-        best.best_loss,
-    )
+    _log_trained(result)
     if trainer.is_world_process_zero():
         with atomic_dir(out_dir) as tmp:
             _write_student_dir(tmp, trainer.model, tokenizer, resolved, config, result)

@@ -212,6 +212,19 @@ def check_student_messages(messages: list[dict[str, Any]] | None) -> None:
         raise ConfigError(FOREIGN_PROMPT)
 
 
+class StudentMessagesOnly:
+    """Mixin for a `dspy.LM` that reads student prompts only: messages from another adapter are refused up front
+    (`check_student_messages`), with one clear error instead of a nonsense answer. List it before `dspy.LM`."""
+
+    def __call__(self, prompt=None, *, messages=None, **kwargs):
+        check_student_messages(messages)
+        return super().__call__(prompt, messages=messages, **kwargs)
+
+    async def acall(self, prompt=None, *, messages=None, **kwargs):
+        check_student_messages(messages)
+        return await super().acall(prompt, messages=messages, **kwargs)
+
+
 def render_for_model(tokenizer: PreTrainedTokenizerBase, family: str, prompt: str, max_input_tokens: int) -> str:
     """The text the model reads: the prompt (cut at its end if still over `max_input_tokens`, a safety net behind
     `StudentPrompt.render`'s budget), inside the chat template for causal models that have one."""

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from core.atomic import write_json_atomic, write_text_atomic
-from core.errors import ModelNotFoundError, RagdistillError, RunFormatError
+from core.errors import ModelNotFoundError, RunFormatError
 
 STUDENT_FILE = "student.json"
 PAIRS_FILE = "training_pairs.jsonl"
@@ -86,11 +86,11 @@ def update_student_record(trained_dir: Path, **entries: Any) -> None:
 
 
 def read_student_record(trained_dir: Path) -> dict[str, Any]:
-    """`student.json` of a trained directory ({} when absent); a corrupt file is a `RagdistillError`."""
+    """`student.json` of a trained directory ({} when absent); a corrupt file is a `RunFormatError`."""
     path = Path(trained_dir) / STUDENT_FILE
     if not path.exists():
         return {}
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise RagdistillError(f"{path} is not valid JSON ({err})") from None
+        raise RunFormatError(f"{path} is not valid JSON ({err})") from None

@@ -20,8 +20,8 @@ from typing import Any
 
 import dspy
 
-from core.errors import RagdistillError
-from finetune.prompt import check_student_messages
+from core.errors import ConfigError, ServiceError
+from finetune.prompt import StudentMessagesOnly
 
 
 def served_model(api_base: str, api_key: str | None = None, timeout_s: float = 10.0) -> str:
@@ -33,13 +33,13 @@ def served_model(api_base: str, api_key: str | None = None, timeout_s: float = 1
         with urllib.request.urlopen(request, timeout=timeout_s) as response:
             models = [entry["id"] for entry in json.load(response)["data"]]
     except (urllib.error.URLError, OSError, ValueError, KeyError, TypeError) as err:
-        raise RagdistillError(f"cannot list the models served at {api_base}: {err}") from None
+        raise ServiceError(f"cannot list the models served at {api_base}: {err}") from None
     if len(models) != 1:
-        raise RagdistillError(f"{api_base} serves {len(models)} models ({', '.join(models)}): name the student's")
+        raise ConfigError(f"{api_base} serves {len(models)} models ({', '.join(models)}): name the student's")
     return models[0]
 
 
-class ServedStudentLM(dspy.LM):
+class ServedStudentLM(StudentMessagesOnly, dspy.LM):
     """A student served by an OpenAI-compatible engine, prompted as a student by the `StudentAdapter`."""
 
     def __init__(self, api_base: str, model: str | None = None, *, max_tokens: int = 64, api_key: str | None = None,
@@ -47,11 +47,3 @@ class ServedStudentLM(dspy.LM):
         name = model or served_model(api_base, api_key)
         super().__init__(f"openai/{name}", api_base=api_base, api_key=api_key or "none", temperature=0.0,
                          max_tokens=max_tokens, cache=False, **kwargs)  # fmt: skip
-
-    def __call__(self, prompt=None, *, messages=None, **kwargs):
-        check_student_messages(messages)  # another adapter's prompt: one clear error, not nonsense
-        return super().__call__(prompt, messages=messages, **kwargs)
-
-    async def acall(self, prompt=None, *, messages=None, **kwargs):
-        check_student_messages(messages)
-        return await super().acall(prompt, messages=messages, **kwargs)

@@ -39,7 +39,7 @@ def _pair(row: dict) -> tuple[str, str]:
 
 
 def read_pairs(path: Path) -> list[tuple[str, str]]:
-    """(prompt, completion) pairs from a JSONL file; any malformed line is a `RagdistillError` naming it."""
+    """(prompt, completion) pairs from a JSONL file; any malformed line is a `DataError` naming it."""
     return load_records(path, _pair)
 
 

@@ -12,7 +12,7 @@ import importlib
 import inspect
 from typing import Any
 
-from core.errors import RagdistillError
+from core.errors import ConfigError
 from optimizers.metrics import Metric
 
 OPTIMIZERS: dict[str, str] = {
@@ -30,13 +30,25 @@ TEACHER_OPTIMIZERS = tuple(name for name in OPTIMIZERS if name not in STUDENT_OP
 
 
 def make_optimizer(name: str, metric: Metric | None = None, **settings: Any) -> Any:
-    """The optimizer called `name`, built with `metric` and its `settings`; bad names or settings -> one line."""
+    """The optimizer called `name`, built with `metric` and its `settings`.
+
+    Args:
+        name: a key of `OPTIMIZERS` ("bootstrap", "mipro", "distill", ...).
+        metric: the metric the optimizer filters and scores with.
+        **settings: the optimizer's own fields (see its dataclass).
+
+    Returns:
+        The optimizer, ready for `compile`.
+
+    Raises:
+        ConfigError: the name is unknown or the optimizer does not accept these settings.
+    """
     if name not in OPTIMIZERS:
-        raise RagdistillError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
+        raise ConfigError(f"unknown optimizer {name!r}: choose one of {', '.join(OPTIMIZERS)}")
     module_name, class_name = OPTIMIZERS[name].split(":")
     optimizer_class = getattr(importlib.import_module(module_name), class_name)
     try:
         inspect.signature(optimizer_class).bind(metric, **settings)
     except TypeError as err:
-        raise RagdistillError(f"optimizer {name!r} does not accept these settings ({err})") from None
+        raise ConfigError(f"optimizer {name!r} does not accept these settings ({err})") from None
     return optimizer_class(metric, **settings)

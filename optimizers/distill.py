@@ -24,7 +24,7 @@ came from teacher traces and how many from gold runs).
 Three stock BootstrapFinetune behaviours are corrected in `_DistillFinetune._prepare_finetune_data`: a trace
 that failed to parse scores -1, which is truthy, so it would pass the metric filter and crash formatting;
 here any trace holding a `FailedPrediction` counts as failed. Zero usable examples raise a
-`RagdistillError` instead of training on nothing. And each record is named after the predictor that made the
+`DataError` instead of training on nothing. And each record is named after the predictor that made the
 call (`StudentAdapter.finetune_record(..., task=name)`), which DSPy's own loop cannot tell the adapter.
 
 Deliberate simplifications: every predictor of the student is distilled into one multitask student LM
@@ -43,7 +43,7 @@ import dspy
 from dspy.clients.utils_finetune import TrainDataFormat
 from dspy.teleprompt.bootstrap_trace import FailedPrediction
 
-from core.errors import RagdistillError
+from core.errors import ConfigError, DataError
 from data.loaders import Passage
 from engine.models import DEFAULT_STUDENT
 from finetune.adapter import StudentAdapter
@@ -114,7 +114,7 @@ class _DistillFinetune(dspy.BootstrapFinetune):
             self._count(steps, item["trace"], "traces" if number < from_teacher else "gold")
         passed = sum(_passed(item) for item in trace_data)
         if not chosen:
-            raise RagdistillError(
+            raise DataError(
                 f"no training data for the student: {passed} of {len(trace_data)} teacher traces passed the metric "
                 f"and targets='{self.targets}'" + ("" if self.targets == "traces" else " found no gold labels to use")
             )
@@ -172,7 +172,7 @@ class Distill(Optimizer):
 
     def __post_init__(self) -> None:
         if self.targets not in get_args(Targets):
-            raise RagdistillError(f"targets must be 'both', 'traces' or 'gold', not '{self.targets}'")
+            raise ConfigError(f"targets must be 'both', 'traces' or 'gold', not '{self.targets}'")
         if not isinstance(self.student_lm, StudentLM):
             self.student_lm = StudentLM.from_base(self.student_lm)
         self.train_kwargs = dict(self.train_kwargs or {})
@@ -198,7 +198,7 @@ class Distill(Optimizer):
         `traces`: saved traces of `trainset` (`optimizers.traces.replayable`) to train on instead; no teacher runs.
         """
         if not trainset:
-            raise RagdistillError("the training set is empty: nothing to distill")
+            raise DataError("the training set is empty: nothing to distill")
         student = student.deepcopy()
         student.set_lm(self.student_lm)
         adapter = self._adapter()

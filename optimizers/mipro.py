@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import dspy
 
-from core.errors import RagdistillError
+from core.errors import ConfigError
 from optimizers.base import DemoOptimizer
 
 AUTO_PRESETS = ("light", "medium", "heavy")
@@ -52,22 +52,22 @@ class MIPRO(DemoOptimizer):
 
     def __post_init__(self) -> None:
         if self.auto is not None and self.auto not in AUTO_PRESETS:
-            raise RagdistillError(f"mipro: auto must be one of {', '.join(AUTO_PRESETS)} or None, got {self.auto!r}")
+            raise ConfigError(f"mipro: auto must be one of {', '.join(AUTO_PRESETS)} or None, got {self.auto!r}")
         budget_given = self.num_candidates is not None or self.num_trials is not None
         if self.auto is not None and budget_given:
-            raise RagdistillError("mipro: num_candidates and num_trials are set by the auto preset; pass auto=None")
+            raise ConfigError("mipro: num_candidates and num_trials are set by the auto preset; pass auto=None")
         if self.auto is None and (self.num_candidates is None or self.num_trials is None):
-            raise RagdistillError("mipro: with auto=None, set both num_candidates and num_trials")
+            raise ConfigError("mipro: with auto=None, set both num_candidates and num_trials")
 
     PASSES = ("teacher", "valset")
 
     def build(self, teacher: dspy.Module | None) -> dspy.MIPROv2:
         if importlib.util.find_spec("optuna") is None:
-            raise RagdistillError("mipro needs the optuna package: pip install optuna")
+            raise ConfigError("mipro needs the optuna package: pip install optuna")
         lm = teacher_lm(teacher) or dspy.settings.lm
         prompt_model, task_model = self.prompt_model or lm, self.task_model or lm
         if prompt_model is None or task_model is None:
-            raise RagdistillError("mipro needs an LM: give a teacher program with an LM or call dspy.configure(lm=...)")
+            raise ConfigError("mipro needs an LM: give a teacher program with an LM or call dspy.configure(lm=...)")
         settings = self.dspy_settings(dspy.MIPROv2)
         return dspy.MIPROv2(
             **{**settings, "prompt_model": prompt_model, "task_model": task_model, "track_stats": False}

@@ -31,7 +31,7 @@ import dspy
 from dspy.teleprompt.bootstrap_trace import FailedPrediction
 
 from core.atomic import write_text_atomic
-from core.errors import RagdistillError
+from core.errors import ConfigError, DataError, ProgramError, RunFormatError
 
 TRACES_FORMAT = "ragdistill-traces/1"
 CHECKED = {"program": "another program", "data": "other training data"}
@@ -63,7 +63,7 @@ def check_fingerprints(saved: dict[str, Any], expected: dict[str, Any], source: 
         theirs, ours = saved.get(key) or {}, expected[key]
         for field, value in ours.items():
             if theirs.get(field) != value:
-                raise RagdistillError(
+                raise ConfigError(
                     f"the traces in {source} were made by {what}: their {key} {field} is "
                     f"{json.dumps(theirs.get(field))}, this run's is {json.dumps(value)}"
                 )
@@ -84,7 +84,7 @@ def trace_records(trace_data: list[dict[str, Any]], program: dspy.Module) -> lis
         calls = []
         for predictor, inputs, outputs in item["trace"]:
             if id(predictor) not in names:
-                raise RagdistillError("cannot save traces: a traced call was made by a predictor of another program")
+                raise ProgramError("cannot save traces: a traced call was made by a predictor of another program")
             plain, failed = _plain(outputs)
             name = names[id(predictor)]
             calls.append({"predictor": name, "inputs": dict(inputs), "outputs": plain, "failed": failed})
@@ -102,24 +102,34 @@ def write_traces(path: str | os.PathLike, fingerprints: dict[str, Any], records:
     try:
         lines = [json.dumps(row, ensure_ascii=False) for row in [header, *records]]
     except (TypeError, ValueError) as err:
-        raise RagdistillError(f"cannot save traces as JSON: {err}") from None
+        raise DataError(f"cannot save traces as JSON: {err}") from None
     write_text_atomic(path, "\n".join(lines) + "\n")
 
 
 def read_traces(path: str | os.PathLike) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(header fingerprints, example lines) of a traces file; a missing or malformed file is one line."""
+    """(header fingerprints, example lines) of a traces file.
+
+    Args:
+        path: the `traces.jsonl` of a run compiled with distillation.
+
+    Returns:
+        The header's fingerprints and the example lines, each with its `calls`.
+
+    Raises:
+        RunFormatError: the file is missing, unreadable, has no traces header, or an example line lacks its calls.
+    """
     path = Path(path)
     if not path.is_file():
-        raise RagdistillError(f"no teacher traces at {path}: was that run compiled with distillation?")
+        raise RunFormatError(f"no teacher traces at {path}: was that run compiled with distillation?")
     try:
         rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RagdistillError(f"cannot read teacher traces {path}: {err}") from None
+        raise RunFormatError(f"cannot read teacher traces {path}: {err}") from None
     if not rows or not isinstance(rows[0], dict) or rows[0].get("format") != TRACES_FORMAT:
-        raise RagdistillError(f"{path} is not a ragdistill traces file (no {TRACES_FORMAT} header on its first line)")
+        raise RunFormatError(f"{path} is not a ragdistill traces file (no {TRACES_FORMAT} header on its first line)")
     records = rows[1:]
     if not all(isinstance(row, dict) and isinstance(row.get("calls"), list) for row in records):
-        raise RagdistillError(f"{path} has an example line without its calls: the file is damaged")
+        raise RunFormatError(f"{path} has an example line without its calls: the file is damaged")
     return rows[0].get("fingerprints") or {}, records
 
 
@@ -132,7 +142,7 @@ def replayable(records: list[dict[str, Any]], program: dspy.Module, source: Path
         for call in record["calls"]:
             predictor = predictors.get(call.get("predictor"))
             if predictor is None:
-                raise RagdistillError(f"{source}: example {index} names predictor {call.get('predictor')!r}, "
+                raise ProgramError(f"{source}: example {index} names predictor {call.get('predictor')!r}, "
                                       f"which the program lacks ({', '.join(predictors)})")  # fmt: skip
             outputs = call.get("outputs") or {}
             if call.get("failed"):

@@ -25,7 +25,7 @@ from typing import Any
 
 import dspy
 
-from core.errors import RagdistillError
+from core.errors import ConfigError, RunFormatError
 from programs.rundir import STUDENT_DIR, USES, open_program, read_run_manifest
 from programs.user import is_user_program
 
@@ -98,7 +98,7 @@ def load_program(
     """
     run_dir = Path(run_dir)
     if use not in USES:
-        raise RagdistillError(f"use must be one of {', '.join(USES)}, got {use!r}")
+        raise ConfigError(f"use must be one of {', '.join(USES)}, got {use!r}")
     manifest = read_run_manifest(run_dir)
     program = open_program(run_dir, manifest, use=use, retriever=retriever, index_dir=index_dir)
     from finetune.adapter import StudentAdapter
@@ -119,7 +119,7 @@ def run_student_lm(run_dir: Path, manifest: dict) -> dspy.BaseLM:
         student = manifest["student"]
         base_model = student.get("model_used") or student["spec"]
     except (KeyError, TypeError, AttributeError):
-        raise RagdistillError("the run manifest names no student (student.spec): recompile the run") from None
+        raise RunFormatError("the run manifest names no student (student.spec): recompile the run") from None
     return StudentLM.from_base(
         base_model, run_dir / student.get("adapter_dir", STUDENT_DIR), **student_backend(student)
     )
@@ -152,5 +152,5 @@ def run_teacher_lm(manifest: dict, cache: bool = True) -> dspy.BaseLM:
         teacher = manifest["teacher"]
         spec = teacher["spec"]
     except (KeyError, TypeError):
-        raise RagdistillError("the run manifest names no teacher (teacher.spec): recompile the run") from None
+        raise RunFormatError("the run manifest names no teacher (teacher.spec): recompile the run") from None
     return make_teacher(spec, api_base=teacher.get("api_base"), cache=cache)

@@ -32,7 +32,7 @@ from typing import Any
 import dspy
 
 from core.atomic import atomic_file, write_json_atomic
-from core.errors import RagdistillError
+from core.errors import ConfigError, RagdistillError, RunFormatError
 from finetune.record import STUDENT_DIR as STUDENT_DIR  # re-exported: where a run keeps its student
 from programs.rag import build_program
 from programs.user import build_user_program, is_user_program
@@ -50,15 +50,15 @@ def program_file(use: str) -> str:
 
 
 def read_json(path: Path, *, what: str) -> dict:
-    """The JSON object in `path`; a missing or unreadable file is a one-line `RagdistillError`."""
+    """The JSON object in `path`; a missing or unreadable file is a one-line `RunFormatError`."""
     if not path.is_file():
-        raise RagdistillError(f"no {what} at {path}: is this a run directory written by python -m programs.compile?")
+        raise RunFormatError(f"no {what} at {path}: is this a run directory written by python -m programs.compile?")
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise RagdistillError(f"cannot read {what} {path}: {err}") from None
+        raise RunFormatError(f"cannot read {what} {path}: {err}") from None
     if not isinstance(value, dict):
-        raise RagdistillError(f"{what} {path} is not a JSON object")
+        raise RunFormatError(f"{what} {path} is not a JSON object")
     return value
 
 
@@ -78,7 +78,7 @@ def load_program_state(program: dspy.Module, state: dict, *, source: Path) -> No
     program_name = type(program).__name__
     saved, expected = set(state) - {"metadata"}, {name for name, _ in program.named_parameters()}
     if saved != expected:
-        raise RagdistillError(
+        raise RunFormatError(
             f"{source} does not fit the {program_name} program: it holds {sorted(saved)}, not {sorted(expected)}"
         )
     for predictor_state in state.values():
@@ -87,7 +87,7 @@ def load_program_state(program: dspy.Module, state: dict, *, source: Path) -> No
     try:
         program.load_state(state)
     except (KeyError, TypeError, ValueError) as err:
-        raise RagdistillError(f"{source} does not fit the {program_name} program ({err!r})") from None
+        raise RunFormatError(f"{source} does not fit the {program_name} program ({err!r})") from None
 
 
 def run_index_dir(run_dir: str | Path, manifest: dict) -> Path:
@@ -119,8 +119,10 @@ def open_program(
             program = build_user_program(program_name, retriever)
         else:
             program = build_program(program_name, retriever, retriever_settings.get("k", 5))
+    except RagdistillError:
+        raise  # a user program's ProgramError is a TypeError too: it keeps its own message
     except (KeyError, TypeError) as err:
-        raise RagdistillError(
+        raise RunFormatError(
             f"{Path(run_dir) / MANIFEST_FILE} is incomplete (missing {err}): recompile the run"
         ) from None
     if state is not None:
@@ -151,7 +153,7 @@ class Run:
         if resume and path.is_file():
             self.manifest = json.loads(path.read_text(encoding="utf-8"))
         elif path.is_file():
-            raise RagdistillError(f"{self.dir} already holds a run: pass --resume to continue it or choose --name")
+            raise ConfigError(f"{self.dir} already holds a run: pass --resume to continue it or choose --name")
         self.manifest.setdefault("stages_done", [])
         self.manifest.setdefault("timings", {})
         self.manifest.update(name=name, program=program, settings=settings, versions=versions())

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Protocol, runtime_checkable
 
-from core.errors import RagdistillError
+from core.errors import ConfigError
 
 
 @dataclass(frozen=True)
@@ -39,11 +39,22 @@ class Retriever(Protocol):
 
 
 def check_k(k: object, *, max_k: int = 100) -> int:
-    """Validate a user-supplied k (1..max_k) and return it as an int."""
+    """Validate a user-supplied k (1..max_k) and return it as an int.
+
+    Args:
+        k: the value as given (an int, or text from a query string or flag).
+        max_k: the largest k accepted.
+
+    Returns:
+        k as an int.
+
+    Raises:
+        ConfigError: k is not an integer, or is outside 1..max_k.
+    """
     try:
         k_int = int(str(k))
     except ValueError:
-        raise RagdistillError(f"k must be an integer between 1 and {max_k}, got {k!r}") from None
+        raise ConfigError(f"k must be an integer between 1 and {max_k}, got {k!r}") from None
     if not 1 <= k_int <= max_k:
-        raise RagdistillError(f"k must be between 1 and {max_k}, got {k_int}")
+        raise ConfigError(f"k must be between 1 and {max_k}, got {k_int}")
     return k_int

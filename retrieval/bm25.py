@@ -24,7 +24,7 @@ from pathlib import Path
 import bm25s
 
 from core.atomic import atomic_dir, write_json_atomic
-from core.errors import RagdistillError
+from core.errors import ConfigError, DataError, RunFormatError
 from data.loaders import Passage, load_corpus
 from retrieval.base import Hit
 from retrieval.indexdir import BM25_DIR, PASSAGES_FILE
@@ -48,7 +48,7 @@ def index_passages(passages: Sequence[Passage]) -> bm25s.BM25:
 def build_bm25(passages: Sequence[Passage], out_dir: str | Path) -> None:
     """Index `passages` with BM25 and save the index (and the pid of each document) to `out_dir`, atomically."""
     if not passages:
-        raise RagdistillError("cannot build a BM25 index over an empty corpus")
+        raise DataError("cannot build a BM25 index over an empty corpus")
     model = index_passages(passages)
     with atomic_dir(out_dir) as tmp:
         model.save(str(tmp), show_progress=False)
@@ -62,7 +62,7 @@ class BM25Retriever:
         index_dir = Path(index_dir)
         bm25_dir = index_dir / BM25_DIR
         if not (bm25_dir / PIDS_FILE).is_file() or not (index_dir / PASSAGES_FILE).is_file():
-            raise RagdistillError(
+            raise RunFormatError(
                 f"no BM25 index in {index_dir} (bm25/ or passages.jsonl missing): "
                 "build the index with python -m retrieval.index"
             )
@@ -74,7 +74,7 @@ class BM25Retriever:
         by_pid = {passage.pid: passage for passage in load_corpus(index_dir / PASSAGES_FILE)}
         pids = json.loads((bm25_dir / PIDS_FILE).read_text(encoding="utf-8"))
         if set(pids) != set(by_pid):
-            raise RagdistillError(f"{bm25_dir} does not match {index_dir / PASSAGES_FILE}: rebuild the index")
+            raise RunFormatError(f"{bm25_dir} does not match {index_dir / PASSAGES_FILE}: rebuild the index")
         self.passages = [by_pid[pid] for pid in pids]
         self._model = bm25s.BM25.load(str(bm25_dir), show_progress=False)
 
@@ -85,7 +85,7 @@ class BM25Retriever:
     def search_batch(self, queries: list[str], k: int = 5) -> list[list[Hit]]:
         """The top-k passages for each query, best first."""
         if k < 1:
-            raise RagdistillError(f"k must be at least 1, got {k}")
+            raise ConfigError(f"k must be at least 1, got {k}")
         if self._model is None or not queries:
             return [[] for _ in queries]
         k = min(k, len(self.passages))

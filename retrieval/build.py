@@ -16,7 +16,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from core.atomic import atomic_dir, write_json_atomic, write_text_atomic
-from core.errors import RagdistillError
+from core.errors import DataError, RunFormatError
 from core.log import say
 from data.loaders import Passage
 from retrieval.bm25 import build_bm25
@@ -39,13 +39,13 @@ ALL_PARTS = ("colbert", "bm25")
 
 
 def validate_index_input(corpus: Sequence[Passage], settings: IndexSettings) -> None:
-    """A one-line `RagdistillError` for a corpus or settings `build_index` cannot use."""
+    """A one-line `DataError` for a corpus, or `ConfigError` for settings, that `build_index` cannot use."""
     if not corpus:
-        raise RagdistillError("cannot index an empty corpus")
+        raise DataError("cannot index an empty corpus")
     pids = [passage.pid for passage in corpus]
     if len(set(pids)) != len(pids):
         duplicate = next(pid for pid in pids if pids.count(pid) > 1)
-        raise RagdistillError(f"the corpus has duplicate pid {duplicate!r}")
+        raise DataError(f"the corpus has duplicate pid {duplicate!r}")
     check_settings(settings)
 
 
@@ -98,7 +98,7 @@ def ensure_index(corpus: Sequence[Passage], index_dir: str | Path, retriever: st
     if (index_dir / MANIFEST_FILE).is_file():
         manifest = read_manifest(index_dir)
         if manifest.get("corpus_sha256") != corpus_sha256(corpus):
-            raise RagdistillError(
+            raise RunFormatError(
                 f"the index at {index_dir} was built from another corpus: delete it or choose --index-dir"
             )
         names = [retriever] if isinstance(retriever, str) else list(retriever)

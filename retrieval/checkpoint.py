@@ -24,7 +24,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.cache import cache_dir
-from core.errors import RagdistillError
+from core.errors import ModelNotFoundError
 from core.log import library_output_to_log, say
 from engine.models import minilm_dir, save_model_dir
 from retrieval.compat import import_colbert
@@ -97,11 +97,11 @@ def resolve_checkpoint(spec: str) -> Path:
     local = Path(spec).expanduser()
     if local.is_dir():
         if not (local / "artifact.metadata").is_file():
-            raise RagdistillError(f"{local} is not a ColBERT checkpoint (artifact.metadata missing)")
+            raise ModelNotFoundError(f"{local} is not a ColBERT checkpoint (artifact.metadata missing)")
         return local.resolve()
     snapshot = hub_checkpoint(spec)
     if snapshot is None:
-        raise RagdistillError(
+        raise ModelNotFoundError(
             f"ColBERT checkpoint {spec!r} is not '{MINILM_CHECKPOINT}', a local checkpoint directory, "
             "or a Hugging Face checkpoint that is cached locally or downloadable now"
         )

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Literal
 
 from core.cli import check_choices
-from core.errors import RagdistillError
+from core.errors import ConfigError, RunFormatError
 from core.log import say
 from data.loaders import Passage, load_corpus
 from retrieval.base import Hit, check_k
@@ -96,9 +96,9 @@ def checkpoint_config(checkpoint_dir: Path, **overrides):
 
 
 def check_settings(settings: IndexSettings) -> None:
-    """A one-line `RagdistillError` for PLAID settings `build_plaid` cannot use (nbits is checked when built)."""
+    """A one-line `ConfigError` for PLAID settings `build_plaid` cannot use (nbits is checked when built)."""
     if not 8 <= settings.doc_maxlen <= 512:
-        raise RagdistillError(f"doc_maxlen must be between 8 and 512, got {settings.doc_maxlen}")
+        raise ConfigError(f"doc_maxlen must be between 8 and 512, got {settings.doc_maxlen}")
 
 
 def build_plaid(
@@ -214,7 +214,7 @@ class ColBERTRetriever:
         self.index_dir = Path(index_dir).resolve()  # colbert-ai resolves relative paths under its experiment root
         manifest = read_manifest(self.index_dir)
         if not (self.index_dir / COLBERT_DIR / "metadata.json").is_file():
-            raise RagdistillError(f"no ColBERT index in {self.index_dir}: build it with python -m retrieval.index")
+            raise RunFormatError(f"no ColBERT index in {self.index_dir}: build it with python -m retrieval.index")
         self.manifest = manifest
         self.passages = load_corpus(self.index_dir / PASSAGES_FILE)
         self.search_settings = SearchSettings(ncells, centroid_score_threshold, ndocs)

@@ -41,7 +41,7 @@ from pathlib import Path
 from types import ModuleType
 
 from core.cache import cache_dir
-from core.errors import RagdistillError
+from core.errors import ConfigError
 from core.log import library_output_to_log, say
 
 
@@ -179,9 +179,9 @@ def check_nranks(nranks: int | None) -> int:
     if nranks is None:
         return max(1, gpus)
     if nranks < 1:
-        raise RagdistillError(f"--nranks must be at least 1, not {nranks}")
+        raise ConfigError(f"--nranks must be at least 1, not {nranks}")
     if nranks > 1 and nranks > gpus:
-        raise RagdistillError(
+        raise ConfigError(
             f"--nranks {nranks} needs {nranks} CUDA devices and this machine has {gpus}: colbert-ai indexes with "
             "one process per GPU (on a CPU its ranks never join a process group); use --nranks 1"
         )

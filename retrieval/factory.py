@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import RagdistillError
+from core.errors import ConfigError
 from retrieval.base import Retriever
 from retrieval.indexdir import RETRIEVER_NAMES, read_manifest
 
@@ -34,4 +34,4 @@ def load_retriever(name: str, index_dir: str | Path) -> Retriever:
         from retrieval.hybrid import RerankRetriever
 
         return RerankRetriever(index_dir)
-    raise RagdistillError(f"unknown retriever {name!r}: choose one of {', '.join(RETRIEVER_NAMES)}")
+    raise ConfigError(f"unknown retriever {name!r}: choose one of {', '.join(RETRIEVER_NAMES)}")

@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from core.errors import RagdistillError
+from core.errors import RunFormatError
 from retrieval.base import Hit
 from retrieval.bm25 import BM25Retriever
 from retrieval.indexdir import read_manifest
@@ -78,7 +78,7 @@ class RerankRetriever:
         self.bm25 = BM25Retriever(index_dir)
         manifest = read_manifest(index_dir)
         if "checkpoint" not in manifest:
-            raise RagdistillError(
+            raise RunFormatError(
                 f"the index at {index_dir} has no ColBERT part: build it with python -m retrieval.index"
             )
         from retrieval.colbert import ColBERTScorer

@@ -18,7 +18,7 @@ from pathlib import Path
 import click
 
 from core.cli import dataclass_options
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import ConfigError, DataError, exit_cleanly_on_error
 from core.log import say
 from data.loaders import Passage, load_corpus
 from retrieval.build import build_index, rebuild_index, validate_index_input
@@ -31,9 +31,9 @@ from retrieval.updates import add_passages, delete_passages
 def read_corpus(path: str | None, option: str = "--corpus") -> list[Passage]:
     """The passages of a JSONL corpus file, or a one-line error when it is absent or empty."""
     if not path:
-        raise RagdistillError(f"missing {option} FILE (a JSONL file of {{pid, title, text}} passages)")
+        raise ConfigError(f"missing {option} FILE (a JSONL file of {{pid, title, text}} passages)")
     if not Path(path).is_file():
-        raise RagdistillError(f"corpus file {path} does not exist")
+        raise DataError(f"corpus file {path} does not exist")
     return load_corpus(path)
 
 
@@ -69,7 +69,7 @@ def main(ctx: click.Context, **options) -> None:
     config = BuildOptions(**options)
     passages = read_corpus(config.corpus)
     if not config.out:
-        raise RagdistillError("missing --out DIR (the index directory to write)")
+        raise ConfigError("missing --out DIR (the index directory to write)")
     settings = IndexSettings(**{name: getattr(config, name) for name in asdict(IndexSettings())})
     validate_index_input(passages, settings)  # before the progress line: a bad setting is the only line printed
     check_nranks(config.nranks)
@@ -105,7 +105,7 @@ def delete(index_dir: str, pids: tuple[str, ...]) -> None:
     """Delete passages by pid without rebuilding."""
     index = existing_index(index_dir)
     if not pids:
-        raise RagdistillError("give at least one --pid to delete")
+        raise ConfigError("give at least one --pid to delete")
     count = delete_passages(index, list(pids))
     say(f"deleted {count} passages from {index}")
 

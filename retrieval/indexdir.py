@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Literal, get_args
 
-from core.errors import RagdistillError
+from core.errors import ConfigError, RunFormatError
 from data.loaders import Passage
 
 MANIFEST_FILE = "manifest.json"
@@ -51,16 +51,26 @@ def corpus_sha256(passages: Iterable[Passage]) -> str:
 
 
 def read_manifest(index_dir: Path) -> dict:
-    """The index's manifest.json, or a one-line error naming how to build one."""
+    """The index's manifest.json.
+
+    Args:
+        index_dir: the index directory.
+
+    Returns:
+        The manifest as a dict.
+
+    Raises:
+        RunFormatError: there is no manifest.json (the message names how to build one), or it is not valid JSON.
+    """
     path = Path(index_dir) / MANIFEST_FILE
     if not path.is_file():
-        raise RagdistillError(
+        raise RunFormatError(
             f"no index at {index_dir} (manifest.json missing): build one with python -m retrieval.index"
         )
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except ValueError as err:
-        raise RagdistillError(f"{path} is not valid JSON ({err}): rebuild the index") from None
+        raise RunFormatError(f"{path} is not valid JSON ({err}): rebuild the index") from None
 
 
 def parts_for(retrievers: str | Iterable[str]) -> tuple[str, ...]:
@@ -68,7 +78,7 @@ def parts_for(retrievers: str | Iterable[str]) -> tuple[str, ...]:
     names = [retrievers] if isinstance(retrievers, str) else list(retrievers)
     unknown = [name for name in names if name not in RETRIEVER_PARTS]
     if unknown:
-        raise RagdistillError(f"unknown retriever {unknown[0]!r}: choose one of {', '.join(RETRIEVER_PARTS)}")
+        raise ConfigError(f"unknown retriever {unknown[0]!r}: choose one of {', '.join(RETRIEVER_PARTS)}")
     needs_colbert = any("colbert" in RETRIEVER_PARTS[name] for name in names)
     return ("colbert", "bm25") if needs_colbert else ("bm25",)
 

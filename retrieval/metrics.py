@@ -21,7 +21,7 @@ from collections.abc import Collection, Iterable, Sequence
 
 import numpy as np
 
-from core.errors import RagdistillError
+from core.errors import DataError
 from retrieval.base import Retriever
 
 MRR_DEPTH = 10
@@ -83,7 +83,7 @@ def evaluate_retriever(retriever: Retriever, examples: Iterable, ks: Sequence[in
         totals["mrr@10"] += reciprocal_rank(retrieved, gold)
         totals["ndcg@10"] += ndcg_at_k(retrieved, gold)
     if not durations:
-        raise RagdistillError("no example has gold_pids: retrieval metrics need gold passages")
+        raise DataError("no example has gold_pids: retrieval metrics need gold passages")
     n = len(durations)
     return {
         "questions": n,

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.atomic import write_json_atomic, write_text_atomic
-from core.errors import RagdistillError
+from core.errors import ConfigError, DataError, RunFormatError
 from data.loaders import Passage, load_corpus
 from retrieval.indexdir import MANIFEST_FILE, PASSAGES_FILE, passages_jsonl, read_manifest
 
@@ -55,7 +55,7 @@ def read_side_store(index_dir: Path) -> SideStore:
         try:
             store.deleted = {str(pid) for pid in json.loads((index_dir / DELETED_FILE).read_text(encoding="utf-8"))}
         except (ValueError, TypeError) as err:
-            raise RagdistillError(f"{index_dir / DELETED_FILE} is not a JSON list of pids ({err})") from None
+            raise RunFormatError(f"{index_dir / DELETED_FILE} is not a JSON list of pids ({err})") from None
     return store
 
 
@@ -81,7 +81,7 @@ def add_passages(index_dir: str | Path, passages: Sequence[Passage]) -> int:
     index_dir = Path(index_dir)
     read_manifest(index_dir)
     if not passages:
-        raise RagdistillError("no passages to add")
+        raise DataError("no passages to add")
     store = read_side_store(index_dir)
     by_pid = {p.pid: p for p in store.updates}
     by_pid.update((p.pid, p) for p in passages)
@@ -98,7 +98,7 @@ def delete_passages(index_dir: str | Path, pids: Sequence[str]) -> int:
     known = {p.pid for p in live_passages(index_dir)}
     unknown = [pid for pid in pids if pid not in known]
     if unknown:
-        raise RagdistillError(f"pid(s) not in the index at {index_dir}: {', '.join(unknown[:5])}")
+        raise ConfigError(f"pid(s) not in the index at {index_dir}: {', '.join(unknown[:5])}")
     store = read_side_store(index_dir)
     store.deleted |= set(pids)
     _write_side_store(index_dir, store)

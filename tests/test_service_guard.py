@@ -1,4 +1,4 @@
-"""Admission, metrics and the guard (`core.admission`, `core.service`), on the search server over a real BM25 index.
+"""Admission, metrics and the guard (`core.serving`), on the search server over a real BM25 index.
 
 A `SlowRetriever` (a real BM25 retriever that also sleeps and counts its searches) makes overload
 reproducible on any machine: with one worker, a search takes `delay_s`, so a burst must queue. A server
@@ -18,12 +18,14 @@ import time
 import httpx
 import pytest
 
-from core.admission import Admission, AdmissionConfig
 from core.errors import RagdistillError
-from core.service import ServiceConfig, check_exposure
+from core.serving.admission import Admission, AdmissionConfig
+from core.serving.app import ServiceConfig
+from core.serving.guard import check_exposure
+from core.serving.runtime import serve_in_thread
 from retrieval.bm25 import BM25Retriever
 from retrieval.build import build_index
-from retrieval.server import create_app, serve_in_thread
+from retrieval.server import create_app
 from tests.fixtures_retrieval import TINY_PASSAGES
 
 
@@ -133,7 +135,7 @@ def test_a_freshly_started_server_refuses_a_burst_early_instead_of_timing_out(in
     with serve_in_thread(app) as url:
         # Seeded by the warm-up search before any request: one search takes 0.4 s, so a request that must wait
         # behind one would be answered after ~0.8 s, past its 0.5 s deadline, and is refused at once.
-        assert app.state.admission.mean_s >= 0.4 and retriever.searches == 1
+        assert app.state.admission.work_s >= 0.4 and retriever.searches == 1
         statuses = sorted(response.status_code for response in burst(url, 4, {"query": "volcano"}))
     assert 504 not in statuses and 503 in statuses and statuses[0] == 200, statuses  # unwarmed: 200 then 504s
     assert retriever.searches == 1 + statuses.count(200)
@@ -174,7 +176,7 @@ def test_admission_counts_work_not_wall_time_when_requests_share_the_machine():
     for outcome in asyncio.run(bursts()):
         assert set(outcome) == {"answer", "Overloaded"} and outcome[0] == "answer", outcome  # no DeadlineExceeded
     # The estimate is a computation's work alone (~0.2 s), not its wall time beside others (up to 0.8 s).
-    assert 0.1 < admission.mean_s < 0.4
+    assert 0.1 < admission.work_s < 0.4
     admission.pool.shutdown()
 
 

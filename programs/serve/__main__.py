@@ -14,10 +14,10 @@ import click
 
 from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
-from core.service import check_exposure
+from core.serving.guard import check_exposure
+from core.serving.runtime import serve_forever
 from programs.rundir import read_run_manifest
 from programs.serve.service import ServeConfig, build_service_app
-from retrieval.server import serve_forever
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,7 +4,8 @@ Under overload most requests are refused, so a refusal must cost (almost) nothin
 parsed, no validation, no routing, no exception handler. `DoorMiddleware` sits in front of the app (behind
 the metrics and the guard) and, for a request to one of the app's computing paths, asks the admission
 whether it would be admitted now (`Admission.admits`); if not, it sends the envelope with 503 and a
-jittered `Retry-After` in two ASGI messages and returns, leaving the body unread. Every other path
+jittered `Retry-After` in two ASGI messages and returns, leaving the body unread (the metrics count it
+under its route, as they count a refusal by the route). Every other path
 (`/health`, `/metrics`, the schema) always passes. The routes still go through `Admission.run`, which asks
 again: the door only answers early what the route would have answered anyway.
 
@@ -16,11 +17,19 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from core.serving.admission import Admission
 from core.serving.envelope import error_body
+
+
+@dataclass(frozen=True)
+class RouteTemplate:
+    """What the metrics read from `scope["route"]` (the router sets a route there; a refusal never reaches it)."""
+
+    path: str
 
 
 class DoorMiddleware:
@@ -36,6 +45,7 @@ class DoorMiddleware:
             await self.app(scope, receive, send)
             return
         refusal = self.admission.refuse()
+        scope["route"] = RouteTemplate(scope["path"])  # counted under its route, as a refusal by the route would be
         body = json.dumps(error_body(str(refusal))).encode()
         headers = [
             (b"content-type", b"application/json"),

@@ -4,7 +4,8 @@ With an API key set, every request but `GET /health` must send it, in a header (
 or `X-API-Key: KEY`) or in the URL's query string (`?api_key=KEY`, for clients that send no headers, such
 as `dspy.ColBERTv2(url=...)`), or get 401. The key is compared in constant time (`hmac.compare_digest`)
 and taken out of the query string before the app sees it, so no route, log line or error message can
-repeat it (the servers keep uvicorn's access log off, see `core.serving.runtime`). A body longer than
+repeat it (the servers keep uvicorn's access log off, see `core.serving.runtime`); `redact_key(text)` hides
+it wherever a client shows a URL that carries it. A body longer than
 `max_body_bytes` gets 413 (by its `Content-Length`, or as soon as the bytes received pass the limit).
 `check_exposure(host, api_key)` refuses to bind an interface other than loopback without an API key.
 
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import hmac
 import ipaddress
+import re
 from urllib.parse import unquote_to_bytes
 
 from starlette.exceptions import HTTPException
@@ -29,6 +31,12 @@ API_KEY_ENV = "RAGDISTILL_API_KEY"
 QUERY_KEY = b"api_key"
 """The query parameter that may carry the API key."""
 OPEN_PATHS = frozenset({"/health"})
+KEY_IN_URL = re.compile(r"([?&]api_key=)[^&#\s]*")
+
+
+def redact_key(text: str) -> str:
+    """`text` with the value of every `api_key=` URL parameter in it replaced by `***` (for messages and /health)."""
+    return KEY_IN_URL.sub(r"\1***", text)
 
 
 def is_loopback(host: str) -> bool:
@@ -81,7 +89,7 @@ class GuardMiddleware:
         headers = {name.decode("latin-1").lower(): value for name, value in scope["headers"]}
         sent_in_query, rest = take_query_key(scope["query_string"])
         if sent_in_query is not None:
-            scope = {**scope, "query_string": rest}
+            scope["query_string"] = rest  # in place: the metrics read what the router writes into this scope
         if self.api_key is not None and scope["path"] not in OPEN_PATHS and not self.authorized(headers, sent_in_query):
             refused = error_response(401, "a valid API key is required", **{"WWW-Authenticate": "Bearer"})
             await refused(scope, receive, send)

@@ -7,7 +7,6 @@ started by `serve_in_thread` (like `serve_forever`) has searched once, its warm-
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import subprocess
@@ -19,7 +18,6 @@ import httpx
 import pytest
 
 from core.errors import RagdistillError
-from core.serving.admission import Admission, AdmissionConfig
 from core.serving.app import ServiceConfig
 from core.serving.guard import check_exposure
 from core.serving.runtime import serve_in_thread
@@ -141,43 +139,6 @@ def test_a_freshly_started_server_refuses_a_burst_early_instead_of_timing_out(in
     assert retriever.searches == 1 + statuses.count(200)
     notes = [line.strip() for line in capfd.readouterr().err.splitlines() if "warm-up" in line]
     assert len(notes) == 1 and notes[0].startswith("warm-up search 'What is this collection about?' computed in")
-
-
-class StayingClient:
-    """The one thing `Admission.run` asks of an HTTP request: whether its client has gone (never, here)."""
-
-    async def is_disconnected(self) -> bool:
-        return False
-
-
-def test_admission_counts_work_not_wall_time_when_requests_share_the_machine():
-    # Four workers, one "core": a computation takes 0.2 s alone and 0.2 s more per computation beside it.
-    # Admitting a request for every free worker would answer the fourth after 0.8 s, past its 0.7 s deadline.
-    core = threading.Lock()
-
-    def compute(deadline: float) -> str:
-        with core:
-            time.sleep(0.2)
-        return "answer"
-
-    admission = Admission(AdmissionConfig(workers=4, max_waiting=16, timeout_s=0.7))
-    admission.seed(0.2)  # as a service's warm-up does
-
-    async def bursts() -> list[list[str]]:
-        outcomes = []
-        for _ in range(3):
-            results = await asyncio.gather(
-                *(admission.run(StayingClient(), compute) for _ in range(8)), return_exceptions=True
-            )
-            outcomes.append([result if isinstance(result, str) else type(result).__name__ for result in results])
-            await asyncio.sleep(0.3)
-        return outcomes
-
-    for outcome in asyncio.run(bursts()):
-        assert set(outcome) == {"answer", "Overloaded"} and outcome[0] == "answer", outcome  # no DeadlineExceeded
-    # The estimate is a computation's work alone (~0.2 s), not its wall time beside others (up to 0.8 s).
-    assert 0.1 < admission.work_s < 0.4
-    admission.pool.shutdown()
 
 
 class BrokenRetriever(SlowRetriever):

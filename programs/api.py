@@ -91,8 +91,8 @@ def load_program(
     bundled programs (`qa(question)`), a `CompiledProgram` for a user's own (`program(**inputs)`).
 
     `retriever` replaces the one the manifest names (any object with `search(query, k)`, a
-    `dspy.ColBERTv2` client or a server URL); `index_dir` opens the manifest's retriever over another
-    copy of the run's index (e.g. when the run was copied without it).
+    `dspy.ColBERTv2` client or a server URL, with `?api_key=KEY` for a guarded one); `index_dir` opens the
+    manifest's retriever over another copy of the run's index (e.g. when the run was copied without it).
     `lm` replaces the LM: a `dspy.BaseLM`, or the base URL of an OpenAI-compatible server (vLLM, SGLang,
     TGI) serving the run's student exported by `finetune.export`.
     """

@@ -12,9 +12,10 @@ questions where it must search again as questions where it must stop.
 
 The retriever is any object with `search(query, k) -> list[Hit]` (see `retrieval/base.py`), a
 `dspy.ColBERTv2` client, or the URL of a ColBERTv2-protocol server (ours, `python -m retrieval.serve`,
-or the hosted one). It lives in a `PassageSearch` holder that is not a DSPy parameter, so it stays out
-of `program.save("x.json")`, and that program copies share instead of copying (optimizers deep-copy
-programs many times; an index must not be copied each time).
+or the hosted one; a guarded server's key rides in the URL, `...?api_key=KEY`, and is redacted from errors).
+It lives in a `PassageSearch` holder that is not a DSPy parameter, so it stays out of `program.save("x.json")`,
+and that program copies share instead of copying (optimizers deep-copy programs many times; an index must
+not be copied each time).
 
 `MultiHopRAG` stops early when a later hop's query writer says nothing is missing (`NO_QUERY`, "none"): a
 one-hop question then answers from the first hop's passages alone, as `RAG` would, instead of from whatever a
@@ -34,7 +35,8 @@ from typing import Any
 import dspy
 from dspy.evaluate.metrics import normalize_text
 
-from core.errors import RagdistillError
+from core.errors import RagdistillError, ServiceError, first_line
+from core.serving.guard import redact_key
 from optimizers.targets import NO_QUERY
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
 from retrieval.base import Hit, check_k
@@ -76,7 +78,11 @@ class PassageSearch:
     def search(self, query: str, k: int) -> list[Hit]:
         """The top-`k` passages for `query`."""
         if isinstance(self.retriever, dspy.ColBERTv2):
-            return [hit_from_colbertv2(result) for result in self.retriever(query, k=k)]
+            try:
+                results = self.retriever(query, k=k)
+            except Exception as err:  # its message names the URL, which may carry an API key
+                raise ServiceError(redact_key(f"search at {self.retriever.url} failed: {first_line(err)}")) from None
+            return [hit_from_colbertv2(result) for result in results]
         return list(self.retriever.search(query, k))
 
     def __deepcopy__(self, memo: dict) -> PassageSearch:

@@ -4,7 +4,7 @@
 
 then, in DSPy: `dspy.ColBERTv2(url="http://127.0.0.1:8893/api/search")`. The port is bound before the
 index is loaded, so "port in use" is reported at once; either problem is one line on stderr and exit 2.
-Admission, limits and the API key are `core.service.ServiceConfig` options; a host other than loopback
+Admission, limits and the API key are `core.serving.app.ServiceConfig` options; a host other than loopback
 needs an API key (`--api-key` or $RAGDISTILL_API_KEY).
 """
 
@@ -14,9 +14,11 @@ import click
 
 from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
-from core.service import ServiceConfig, check_exposure
+from core.serving.app import ServiceConfig
+from core.serving.guard import check_exposure
+from core.serving.runtime import serve_forever
 from retrieval.factory import RETRIEVER_NAMES, load_retriever
-from retrieval.server import create_app, serve_forever
+from retrieval.server import SEARCH_PATH, create_app
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -42,7 +44,7 @@ def main(index_dir: str, port: int, host: str, retriever_name: str, **service) -
         host,
         port,
         lambda: create_app(load_retriever(retriever_name, index_dir), info=info, config=config),
-        path="/api/search",
+        path=SEARCH_PATH,
     )
 
 

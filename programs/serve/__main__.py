@@ -14,10 +14,10 @@ import click
 
 from core.cli import dataclass_options
 from core.errors import exit_cleanly_on_error
-from core.service import check_exposure
+from core.serving.guard import check_exposure, redact_key
+from core.serving.runtime import serve_forever
 from programs.rundir import read_run_manifest
 from programs.serve.service import ServeConfig, build_service_app
-from retrieval.server import serve_forever
 
 
 @click.command(context_settings={"help_option_names": ["-h", "--help"]})
@@ -30,7 +30,7 @@ def main(run_dir: Path, **options) -> None:
     check_exposure(config.host, config.key())
     info = {
         "run": str(run_dir.resolve()),
-        "retriever": config.retriever or "run's own",
+        "retriever": redact_key(config.retriever or "run's own"),
         "lm": config.lm or "in-process",
     }
     read_run_manifest(run_dir)  # a bad run is one error line here, not a failure in each worker

@@ -4,25 +4,28 @@ Endpoints (FastAPI; the schema, with every constraint and error status, is serve
 - `POST /v1/answer` `{"question": str, "k": int = 5}` -> `{"answer", "passages": [{"pid", "title", "text",
   "score"}], "model", "latency_ms"}`;
 - `POST /v1/answer:batch` `{"questions": [str, ...], "k": int = 5}` -> `{"answers": [...]}`;
-- `GET /health` (loaded model, index, versions, run) and `GET /metrics` (Prometheus, see `core.service_metrics`).
+- `GET /health` (loaded model, index, versions, run) and `GET /metrics` (Prometheus, see `core.serving.metrics`).
 
-Admission (`core.admission`): `--workers` requests are answered at once and `--max-waiting` more may wait;
+Admission (`core.serving.admission`): `--workers` requests are answered at once and `--max-waiting` more may wait;
 beyond that, or when a new request would probably not be answered within `--timeout-s` (judged by the work
-of an answer with the cores shared, seeded at startup by one warm-up question, `core.service.warm_up`), a
-request is answered 503 with `Retry-After` at once. A request not started within `--timeout-s` of its
-admission, or whose client left, is never computed (504 / dropped); one that runs past it is answered 504.
+of an answer with the cores shared and by measured answer times, seeded at startup by one warm-up question,
+`core.serving.runtime.warm_up`), a request is answered 503 with a jittered `Retry-After` at once. A request
+not started within `--timeout-s` of its admission, or whose client left, is never computed (504 / dropped);
+one that runs past it is answered 504.
 The questions of a request run in a thread pool and the student's generation is shared by a
 `engine.batching.MicroBatcher`, so questions arriving together (one batch request, or concurrent
 requests) are generated in one `generate` call of up to `--max-batch` prompts; each generate call is
 reported to the metrics (batch size, tokens). Bad input is answered 400 (not JSON) or 422 (does not fit
-the schema) with `{"error": message}`; off loopback an API key is required (`core.service`). uvicorn
-stops on SIGTERM after in-flight requests finish; the service writes nothing to disk.
+the schema); every error is the serving kit's envelope `{"error": true, "message": ...}`; off loopback an
+API key is required (`core.serving.guard`). uvicorn stops on SIGTERM after in-flight requests finish; the
+service writes nothing to disk. Everything but the QA protocol (admission, the door that refuses before a
+body is read, metrics, guard, warm-up, runners) is the serving kit's (`core.serving`).
 
-`--processes N` runs N worker processes under uvicorn's supervisor (`retrieval.server.serve_forever`), each
+`--processes N` runs N worker processes under uvicorn's supervisor (`core.serving.runtime.serve_forever`), each
 loading the run read-only with its own model, batcher and thread pool, and torch threads for its share of the
 cores; the kernel hands each connection to one of them. Each worker keeps its own admission, so `--workers`,
 `--max-waiting` and `--max-batch` are per process; their metrics are shared (prometheus_client's multiprocess
-mode, `core.service_metrics.shared_metrics`), so `GET /metrics`, whichever worker answers it, counts the
+mode, `core.serving.metrics.shared_metrics`), so `GET /metrics`, whichever worker answers it, counts the
 requests of all of them (`GET /health` names the answering worker's `pid`).
 
 Simplified: `--workers` sizes a process's thread pool; the model is loaded once per process;
@@ -42,17 +45,20 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from core.admission import AdmissionConfig, DeadlineExceeded
-from core.errors import RagdistillError
-from core.service import ServiceConfig, Warmup, error_responses, harden
-from core.service_metrics import ServiceMetrics
+from core.errors import ConfigError
+from core.serving.admission import AdmissionConfig, DeadlineExceeded
+from core.serving.app import ServiceConfig, service_app
+from core.serving.envelope import error_responses
+from core.serving.fields import MAX_K, WARMUP_QUERY, PassageCount, QueryText
+from core.serving.metrics import ServiceMetrics
+from core.serving.runtime import Warmup
 from programs.api import CompiledQA, load_program
 from programs.rundir import read_run_manifest, run_index_dir
-from retrieval.server import MAX_K, WARMUP_QUERY, PassageCount, QueryText
+
+ANSWER_PATH = "/v1/answer"
+BATCH_PATH = "/v1/answer:batch"
 
 
 @dataclass
@@ -81,9 +87,9 @@ class ServeConfig(ServiceConfig):
         super().__post_init__()
         for name, low, high in (("port", 0, 65535), ("workers", 1, 64), ("max_batch", 1, 256), ("processes", 1, 64)):
             if not low <= getattr(self, name) <= high:
-                raise RagdistillError(f"--{name.replace('_', '-')} must be between {low} and {high}")
+                raise ConfigError(f"--{name.replace('_', '-')} must be between {low} and {high}")
         if self.wait_s < 0:
-            raise RagdistillError("--wait-s must not be negative")
+            raise ConfigError("--wait-s must not be negative")
 
 
 class AnswerRequest(BaseModel):
@@ -111,16 +117,6 @@ class BatchAnswer(BaseModel):
     answers: list[Answer]
 
 
-class ErrorMessage(BaseModel):
-    """Every error answer of the QA service."""
-
-    error: str
-
-
-def error_body(message: str) -> dict:
-    return {"error": message}
-
-
 def batch_request_model(max_batch: int) -> type[BaseModel]:
     """The batch request, its size limit declared in the schema."""
 
@@ -143,18 +139,17 @@ def count_generation(qa: CompiledQA, metrics: ServiceMetrics) -> None:
 def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict | None = None) -> FastAPI:
     """A FastAPI app answering with `qa`; `info` (run, model, index) is shown by /health."""
     config = config or ServeConfig()
-    app = FastAPI(
-        title="ragdistill QA", description="A distilled DSPy retrieve-then-answer program.", redirect_slashes=False
-    )
     admission = AdmissionConfig(workers=config.workers, max_waiting=config.max_waiting, timeout_s=config.timeout_s)
-    harden(app, config, admission, error_body)
+    description = "A distilled DSPy retrieve-then-answer program."
+    app = service_app("ragdistill QA", description, config, admission, [ANSWER_PATH, BATCH_PATH])
+    clock = app.state.admission.clock
     count_generation(qa, app.state.metrics)
     questions_pool = ThreadPoolExecutor(max_workers=config.workers * config.max_batch, thread_name_prefix="question")
     programs: dict[int, CompiledQA] = {}
     programs_lock = threading.Lock()
     model_id = getattr(qa.lm, "model", type(qa.lm).__name__)
     versions = {name: version(name) for name in ("dspy", "torch", "transformers", "peft")}
-    errors = error_responses(ErrorMessage, 400, 413, 422, 499, 500, 503, 504, api_key=config.key() is not None)
+    errors = error_responses(400, 413, 422, 499, 500, 503, 504, api_key=config.key() is not None)
     BatchRequest = batch_request_model(config.max_batch)
 
     def with_k(k: int) -> CompiledQA:
@@ -168,7 +163,7 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
             return programs[k]
 
     def answer_one(question: str, k: int, deadline: float) -> Answer:
-        if time.monotonic() >= deadline:  # picked up too late: nobody waits for this answer any more
+        if clock() >= deadline:  # picked up too late: nobody waits for this answer any more
             raise DeadlineExceeded()
         started = time.perf_counter()
         prediction = with_k(k)(question)
@@ -185,14 +180,7 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
         f"question {WARMUP_QUERY!r}", lambda: answer_one(WARMUP_QUERY, 5, math.inf), config.warmup_timeout_s
     )
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        first = exc.errors()[0] if exc.errors() else {}
-        where = ".".join(str(part) for part in first.get("loc", ()) if part != "body")
-        status = 400 if first.get("type") == "json_invalid" else 422
-        return JSONResponse(error_body(f"{where or 'body'}: {first.get('msg')}"), status_code=status)
-
-    @app.post("/v1/answer", response_model=Answer, responses=errors)
+    @app.post(ANSWER_PATH, response_model=Answer, responses=errors)
     async def answer(request: Request, body: AnswerRequest) -> Answer:
         """Answer one question from retrieved passages."""
         answers = await app.state.admission.run(
@@ -200,13 +188,13 @@ def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict 
         )
         return answers[0]
 
-    @app.post("/v1/answer:batch", response_model=BatchAnswer, responses=errors)
+    @app.post(BATCH_PATH, response_model=BatchAnswer, responses=errors)
     async def answer_batch(request: Request, body: BatchRequest) -> BatchAnswer:  # type: ignore[valid-type]
         """Answer several questions together (their generation is batched)."""
         answers = await app.state.admission.run(request, lambda deadline: answer_many(body.questions, body.k, deadline))
         return BatchAnswer(answers=answers)
 
-    @app.get("/health", responses=error_responses(ErrorMessage, 500))
+    @app.get("/health", responses=error_responses(500))
     async def health() -> dict:
         """Liveness, the model and index being served, the worker's process id, versions (never waits)."""
         return {"status": "ok", "model": model_id, **(info or {}), "pid": os.getpid(), "versions": versions}

@@ -1,4 +1,4 @@
-"""Admission, metrics and the guard (`core.admission`, `core.service`), on the search server over a real BM25 index.
+"""Admission, metrics and the guard (`core.serving`), on the search server over a real BM25 index.
 
 A `SlowRetriever` (a real BM25 retriever that also sleeps and counts its searches) makes overload
 reproducible on any machine: with one worker, a search takes `delay_s`, so a burst must queue. A server
@@ -7,7 +7,6 @@ started by `serve_in_thread` (like `serve_forever`) has searched once, its warm-
 
 from __future__ import annotations
 
-import asyncio
 import os
 import random
 import subprocess
@@ -18,12 +17,13 @@ import time
 import httpx
 import pytest
 
-from core.admission import Admission, AdmissionConfig
 from core.errors import RagdistillError
-from core.service import ServiceConfig, check_exposure
+from core.serving.app import ServiceConfig
+from core.serving.guard import check_exposure
+from core.serving.runtime import serve_in_thread
 from retrieval.bm25 import BM25Retriever
 from retrieval.build import build_index
-from retrieval.server import create_app, serve_in_thread
+from retrieval.server import create_app
 from tests.fixtures_retrieval import TINY_PASSAGES
 
 
@@ -133,49 +133,12 @@ def test_a_freshly_started_server_refuses_a_burst_early_instead_of_timing_out(in
     with serve_in_thread(app) as url:
         # Seeded by the warm-up search before any request: one search takes 0.4 s, so a request that must wait
         # behind one would be answered after ~0.8 s, past its 0.5 s deadline, and is refused at once.
-        assert app.state.admission.mean_s >= 0.4 and retriever.searches == 1
+        assert app.state.admission.work_s >= 0.4 and retriever.searches == 1
         statuses = sorted(response.status_code for response in burst(url, 4, {"query": "volcano"}))
     assert 504 not in statuses and 503 in statuses and statuses[0] == 200, statuses  # unwarmed: 200 then 504s
     assert retriever.searches == 1 + statuses.count(200)
     notes = [line.strip() for line in capfd.readouterr().err.splitlines() if "warm-up" in line]
     assert len(notes) == 1 and notes[0].startswith("warm-up search 'What is this collection about?' computed in")
-
-
-class StayingClient:
-    """The one thing `Admission.run` asks of an HTTP request: whether its client has gone (never, here)."""
-
-    async def is_disconnected(self) -> bool:
-        return False
-
-
-def test_admission_counts_work_not_wall_time_when_requests_share_the_machine():
-    # Four workers, one "core": a computation takes 0.2 s alone and 0.2 s more per computation beside it.
-    # Admitting a request for every free worker would answer the fourth after 0.8 s, past its 0.7 s deadline.
-    core = threading.Lock()
-
-    def compute(deadline: float) -> str:
-        with core:
-            time.sleep(0.2)
-        return "answer"
-
-    admission = Admission(AdmissionConfig(workers=4, max_waiting=16, timeout_s=0.7))
-    admission.seed(0.2)  # as a service's warm-up does
-
-    async def bursts() -> list[list[str]]:
-        outcomes = []
-        for _ in range(3):
-            results = await asyncio.gather(
-                *(admission.run(StayingClient(), compute) for _ in range(8)), return_exceptions=True
-            )
-            outcomes.append([result if isinstance(result, str) else type(result).__name__ for result in results])
-            await asyncio.sleep(0.3)
-        return outcomes
-
-    for outcome in asyncio.run(bursts()):
-        assert set(outcome) == {"answer", "Overloaded"} and outcome[0] == "answer", outcome  # no DeadlineExceeded
-    # The estimate is a computation's work alone (~0.2 s), not its wall time beside others (up to 0.8 s).
-    assert 0.1 < admission.mean_s < 0.4
-    admission.pool.shutdown()
 
 
 class BrokenRetriever(SlowRetriever):

@@ -1,4 +1,4 @@
-"""`core.service_metrics.shared_metrics`: what several processes count adds up in one scrape.
+"""`core.serving.metrics.shared_metrics`: what several processes count adds up in one scrape.
 
 Real worker-like processes (each a fresh interpreter, as uvicorn's supervisor spawns them) count requests and
 report a request in flight; the test process scrapes their shared directory. The QA service with 2 uvicorn
@@ -13,14 +13,14 @@ import sys
 import tempfile
 from pathlib import Path
 
-from core.service_metrics import MULTIPROCESS_DIR_ENV, ServiceMetrics, shared_metrics
+from core.serving.metrics import MULTIPROCESS_DIR_ENV, ServiceMetrics, shared_metrics
 from tests.programs.serve.test_serve import metric_values
 
 REPO = Path(__file__).resolve().parents[2]
 WORKER = """
 import sys
-from core.admission import Admission, AdmissionConfig
-from core.service_metrics import ServiceMetrics
+from core.serving.admission import Admission, AdmissionConfig
+from core.serving.metrics import ServiceMetrics
 
 metrics, admission = ServiceMetrics(), Admission(AdmissionConfig())
 metrics.watch(admission)

@@ -17,11 +17,11 @@ import httpx
 import pytest
 
 from core.errors import RagdistillError
+from core.serving.runtime import serve_in_thread
 from finetune.export import export_student
 from finetune.served import ServedStudentLM
 from programs import load_program
 from programs.serve.service import ServeConfig, create_app, load_service_program
-from retrieval.server import serve_in_thread
 from tests.finetune.test_export import generate_from_export
 
 QUESTIONS = ["In which city was the founder of Shovki Foundry born?", "Who founded Heanthour Works?"]

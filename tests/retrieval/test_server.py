@@ -15,12 +15,13 @@ import pytest
 from click.testing import CliRunner
 from dspy.clients.cache import Cache
 
+from core.serving.runtime import serve_in_thread
 from data.loaders import Passage
 from retrieval.bm25 import BM25Retriever
 from retrieval.build import build_index
 from retrieval.factory import load_retriever
 from retrieval.serve import main as serve_main
-from retrieval.server import create_app, serve_in_thread
+from retrieval.server import create_app
 
 PASSAGES = [
     Passage("p1", "Ada Lovelace", "She wrote the first program for the Analytical Engine."),

@@ -15,9 +15,10 @@ from pathlib import Path
 import httpx
 import pytest
 
+from core.serving.fields import NOT_BLANK
+from core.serving.runtime import serve_in_thread
 from engine.batching import MicroBatcher
 from programs.serve.service import ServeConfig, create_app, load_service_program
-from retrieval.server import NOT_BLANK, serve_in_thread
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +75,7 @@ def test_malformed_requests_get_4xx_json_and_the_service_survives(service, tiny_
         for request, status in cases:
             response = httpx.post(f"{url}{path}", timeout=30, **request)
             assert response.status_code == status, (request, response.text)
-            assert isinstance(response.json()["error"], str)
+            assert response.json()["error"] is True and isinstance(response.json()["message"], str)
     assert httpx.get(f"{url}/v1/answer", timeout=30).status_code == 405
     good = httpx.post(f"{url}/v1/answer", json={"question": tiny_examples[0].question}, timeout=30)
     assert good.status_code == 200
@@ -144,9 +145,9 @@ def test_overload_is_answered_503_and_the_service_recovers(tiny_run, tiny_exampl
 def test_the_service_knows_an_answer_s_time_before_its_first_request(tiny_run, capfd):
     config = ServeConfig(workers=1, max_batch=1, timeout_s=60)
     app = create_app(load_service_program(tiny_run, config), config=config)
-    assert app.state.admission.mean_s == 0  # not served yet: nothing measured
+    assert app.state.admission.work_s == 0  # not served yet: nothing measured
     with serve_in_thread(app) as url:
-        seeded = app.state.admission.mean_s  # the warm-up question's time, so early refusal works from request one
+        seeded = app.state.admission.work_s  # the warm-up question's time, so early refusal works from request one
         assert seeded > 0
         metrics = metric_values(httpx.get(f"{url}/metrics", timeout=30).text)
         assert ("ragdistill_requests_total", (("route", "/v1/answer"), ("status", "2xx"))) not in metrics

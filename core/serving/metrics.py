@@ -7,7 +7,7 @@ scanner trying random paths cannot make the output grow. Admission state (reques
 dropped by reason) is recorded each time the `Admission` reports a change. `observe_generation(batch_size,
 tokens)` is the hook for an engine (or the service on its behalf) to report each generate call.
 
-Several worker processes serving one port (`retrieval.server.serve_forever(processes=N)`) share their
+Several worker processes serving one port (`core.serving.runtime.serve_forever(processes=N)`) share their
 metrics through prometheus_client's multiprocess mode: `shared_metrics()` gives the workers started inside it
 a fresh directory (`$PROMETHEUS_MULTIPROC_DIR`, under the system temp dir, removed at exit) where each one
 writes its values, and a scrape of any worker adds up every worker's files (`MultiProcessCollector`):
@@ -32,8 +32,8 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disa
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from core.admission import Admission
 from core.atomic import process_alive, scratch_dir
+from core.serving.admission import Admission
 
 LATENCY_BUCKETS_S = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256)

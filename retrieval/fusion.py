@@ -24,12 +24,12 @@ RRF_K = 60
 Item = TypeVar("Item")
 
 
-def reciprocal_rank_fusion(
+def rrf_scores(
     rankings: Sequence[Sequence[Item]],
     key: Callable[[Item], Hashable] = lambda item: item,
     k: int = RRF_K,
-) -> list[Item]:
-    """Every item of `rankings`, once, best fused score first (ties: best single rank, then first seen).
+) -> list[tuple[Item, float]]:
+    """Every item of `rankings`, once, with its fused score, best first (ties: best single rank, then first seen).
 
     Args:
         rankings: lists of items, best first.
@@ -37,7 +37,7 @@ def reciprocal_rank_fusion(
         k: the rank offset (`RRF_K`).
 
     Returns:
-        The fused ranking.
+        (item, fused score) pairs, best first.
     """
     scores: dict[Hashable, float] = {}
     best_rank: dict[Hashable, int] = {}
@@ -55,4 +55,13 @@ def reciprocal_rank_fusion(
             first_seen.setdefault(item_key, ranking[rank - 1])
     order = {item_key: position for position, item_key in enumerate(first_seen)}
     fused = sorted(first_seen, key=lambda item_key: (-scores[item_key], best_rank[item_key], order[item_key]))
-    return [first_seen[item_key] for item_key in fused]
+    return [(first_seen[item_key], scores[item_key]) for item_key in fused]
+
+
+def reciprocal_rank_fusion(
+    rankings: Sequence[Sequence[Item]],
+    key: Callable[[Item], Hashable] = lambda item: item,
+    k: int = RRF_K,
+) -> list[Item]:
+    """Every item of `rankings`, once, best fused score first: `rrf_scores` without the scores."""
+    return [item for item, _ in rrf_scores(rankings, key, k)]

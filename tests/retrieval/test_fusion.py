@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from retrieval.base import Hit
-from retrieval.fusion import RRF_K, reciprocal_rank_fusion
+from retrieval.fusion import RRF_K, reciprocal_rank_fusion, rrf_scores
 
 
 def test_an_item_high_in_both_rankings_beats_one_first_in_a_single_ranking():
@@ -46,3 +46,13 @@ def test_no_items_fuse_to_nothing(rankings):
 
 def test_a_repeated_item_counts_once_per_ranking_at_its_first_rank():
     assert reciprocal_rank_fusion([["a", "a", "b"], ["b"]]) == ["b", "a"]  # b: 1/63 + 1/61 > a: 1/61
+
+
+def test_fused_scores_are_sums_of_reciprocal_ranks():
+    # a = 1/61, b = 1/62 + 1/61, c = 1/63 + 1/62, d = 1/63: agreement on b and c beats a's single first place.
+    fused = rrf_scores([["a", "b", "c"], ["b", "c", "d"]])
+    assert [item for item, _ in fused] == ["b", "c", "a", "d"]
+    assert [score for _, score in fused] == pytest.approx([1 / 62 + 1 / 61, 1 / 63 + 1 / 62, 1 / 61, 1 / 63])
+    # k = 0 rewards top ranks: b = 1/2 + 1/1, a = 1/1, c = 1/3 + 1/2, d = 1/3.
+    fused = rrf_scores([["a", "b", "c"], ["b", "c", "d"]], k=0)
+    assert fused == [("b", 1.5), ("a", 1.0), ("c", pytest.approx(5 / 6)), ("d", pytest.approx(1 / 3))]

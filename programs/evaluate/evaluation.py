@@ -230,8 +230,11 @@ def evaluate_run(
         },
         "data": {name: file_sha256(path) for name, path in (data_files or {}).items()},
         "targets": manifest.get("targets"),
-        "program": {"name": manifest.get("program"), "choice": manifest.get("program_choice"),
-                    "fusion": run_fusion(manifest) if manifest.get("program") == "multihop" else None},
+        "program": {
+            "name": manifest.get("program"),
+            "choice": manifest.get("program_choice"),
+            "fusion": run_fusion(manifest) if manifest.get("program") == "multihop" else None,
+        },
     }
     if "student_distilled" in records and "teacher_compiled" in records:
         report["worst_questions"] = worst_questions(records["student_distilled"], records["teacher_compiled"])

@@ -154,6 +154,7 @@ def answer_all(system: System, examples: list[dspy.Example], threads: int = 1) -
             retrieved_pids=[h.pid for h in hits], retrieved_titles=[h.title for h in hits],
             gold_pids=list(example.gold_pids), retrieved_texts=[h.as_context() for h in hits],
             hops=int(example.get("hops") or 1), hop_pids=[list(pids) for pids in prediction.get("hop_pids") or []],
+            query_pids=[list(pids) for pids in prediction.get("query_pids") or []],
         )  # fmt: skip
 
     started = time.perf_counter()

@@ -37,8 +37,9 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
   neither. Precision: abstentions on unanswerable questions over all abstentions; recall: over all unanswerable
   questions (fractions 0-1, None when the denominator is 0).
 - `per_question`: `[{"qid", "prediction", "gold", "em", "f1", "rouge_l", "bleu", "answer_in_context", "hops",
-  "all_gold", "gold_hops"}]` (0/1 and 0-1 scales) so anyone can recompute the means, or score the predictions
-  with another metric (`evaluate.load(...).compute(predictions=..., references=...)`).
+  "all_gold", "passages", "gold_hops"}]` (0/1 and 0-1 scales; `passages`: how many the final context held) so
+  anyone can recompute the means, or score the predictions with another metric
+  (`evaluate.load(...).compute(predictions=..., references=...)`).
 
 Simplified: the interval is a plain percentile bootstrap (no BCa correction) and covers EM and F1 only;
 latency percentiles interpolate linearly between samples. The metric modules are imported on first use
@@ -151,6 +152,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
                 "answer_in_context": answer_in_context(record.gold, record.retrieved_texts) if has_texts else None,
                 "hops": record.hops,
                 "all_gold": set(record.gold_pids) <= set(record.retrieved_pids) if record.gold_pids else None,
+                "passages": len(record.retrieved_pids),
                 "gold_hops": gold_hops(record),
             }
         )

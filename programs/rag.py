@@ -3,7 +3,8 @@
 Each program takes its retriever when it is built, never from `dspy.settings`, and returns a
 `dspy.Prediction` with `answer`, `context` (the passages as the LM saw them, `title | text`),
 `passages` (the `Hit`s, so metrics can check passage ids) and `hop_pids` (the pids each search returned,
-one list per hop, so a report can tell which hop found a passage).
+one list per hop, so a report can tell which hop found a passage); `MultiHopRAG` adds `query_pids`, what each
+hop's written query alone returned (so a report can tell how often the learned query finds its gold passage).
 
 `choose_program(trainset)` is `--program auto`: the multi-hop program when the training questions include
 two-hop ones (two or more gold passages, or `hops` 2), the single-hop one otherwise. `balanced_by_hops` draws a
@@ -24,13 +25,20 @@ for what was still missing, so on a bridge question ("Where was the founder of X
 bridge entity, which hold the answer, lead, and the passages about X, which only name the bridge, follow. A
 small student then learns one rule for both kinds of question: the answer is in the passages found last.
 
-Simplified: one `dspy.Predict` per step (no chain of thought), one search per hop (no batching), and
+Search that cannot lose the question (`fusion="rrf"`, the default): a written query can be bad (a 135M student
+writing a title it has never seen), and a bad query must not replace a good one. So each hop also searches with
+the question itself (from the second hop on, the question followed by the lead sentence of the previous hop's
+best passage: what is known so far) and keeps the top `k` of the two rankings fused by reciprocal rank
+(`retrieval.fusion`; on ties the question's ranking wins). `fusion="off"` searches with the written query alone.
+
+Simplified: one `dspy.Predict` per step (no chain of thought), one or two searches per hop (no batching), and
 multi-hop context is the de-duplicated union of every hop's passages, latest hop first (no re-ranking).
 """
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from typing import Any, Literal
 
 import dspy
 from dspy.evaluate.metrics import normalize_text
@@ -40,9 +48,13 @@ from core.serving.guard import redact_key
 from optimizers.targets import NO_QUERY
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
 from retrieval.base import Hit, check_k
+from retrieval.fusion import reciprocal_rank_fusion
 
 PROGRAMS = ("rag", "multihop", "closedbook")
 AUTO = "auto"
+Fusion = Literal["rrf", "off"]
+FUSIONS: tuple[str, ...] = ("rrf", "off")
+"""How a multi-hop search combines the written query with the question: reciprocal rank fusion, or not at all."""
 
 
 def hit_from_colbertv2(result: dict[str, Any]) -> Hit:
@@ -109,28 +121,39 @@ class RAG(dspy.Module):
 
 
 class MultiHopRAG(dspy.Module):
-    """Write a query, retrieve, write a new query from what was found (or `NO_QUERY`), retrieve again, answer."""
+    """Write a query, retrieve, write a new query from what was found (or `NO_QUERY`), retrieve again, answer.
 
-    def __init__(self, retriever: Any, k: int = 5, hops: int = 2):
+    With `fusion="rrf"` each hop also searches with the question (later hops: the question and the lead sentence
+    of the previous hop's best passage) and keeps the top `k` of the two rankings fused by reciprocal rank.
+    """
+
+    def __init__(self, retriever: Any, k: int = 5, hops: int = 2, fusion: Fusion = "rrf"):
         super().__init__()
+        if fusion not in FUSIONS:
+            raise RagdistillError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
         self.search = PassageSearch(retriever)
         self.k = k
+        self.fusion = fusion
         self.generate_query = [dspy.Predict(GenerateSearchQuery) for _ in range(hops)]
         self.generate_answer = dspy.Predict(GenerateAnswer)
 
     def forward(self, question: str) -> dspy.Prediction:
         found_by_hop: list[list[Hit]] = []  # the passages each hop added, none twice
-        hop_pids: list[list[str]] = []
+        hop_pids: list[list[str]] = []  # what each hop returned (fused with the question's ranking, if on)
+        query_pids: list[list[str]] = []  # what each written query alone returned
+        latest: list[Hit] = []
         for hop, generate_query in enumerate(self.generate_query):
             # A new list per step (DSPy's trace keeps each call's inputs by reference), latest hop first.
             context = [hit.as_context() for hits in reversed(found_by_hop) for hit in hits]
             query = generate_query(context=context, question=question).query
             if hop and is_no_query(query):
                 break
-            found = self.search.search(query, self.k)
-            hop_pids.append([hit.pid for hit in found])
+            written = self.search.search(query, self.k)
+            query_pids.append([hit.pid for hit in written])
+            latest = self.fused(written, anchor_query(question, latest)) if self.fusion == "rrf" else written
+            hop_pids.append([hit.pid for hit in latest])
             seen, added = set(context), []
-            for hit in found:
+            for hit in latest:
                 if hit.as_context() not in seen:
                     seen.add(hit.as_context())
                     added.append(hit)
@@ -138,7 +161,22 @@ class MultiHopRAG(dspy.Module):
         hits = [hit for hits in reversed(found_by_hop) for hit in hits]
         context = [hit.as_context() for hit in hits]
         prediction = self.generate_answer(context=context, question=question)
-        return dspy.Prediction(answer=prediction.answer, context=context, passages=hits, hop_pids=hop_pids)
+        return dspy.Prediction(
+            answer=prediction.answer, context=context, passages=hits, hop_pids=hop_pids, query_pids=query_pids
+        )
+
+    def fused(self, written: list[Hit], anchor: str) -> list[Hit]:
+        """The top `k` of the anchor's ranking fused with the written query's (the anchor's first on ties)."""
+        return reciprocal_rank_fusion([self.search.search(anchor, self.k), written], key=lambda hit: hit.pid)[: self.k]
+
+
+def anchor_query(question: str, previous: list[Hit]) -> str:
+    """What a hop searches with besides its written query: the question, followed by the lead sentence of the
+    previous hop's best passage (what is known so far) from the second hop on."""
+    if not previous:
+        return question
+    lead = re.split(r"(?<=[.!?])\s+", previous[0].text.strip(), maxsplit=1)[0]
+    return f"{question} {previous[0].title}: {lead}"
 
 
 def is_no_query(query: str) -> bool:
@@ -158,8 +196,8 @@ class ClosedBook(dspy.Module):
         return dspy.Prediction(answer=prediction.answer, context=[], passages=[], hop_pids=[])
 
 
-def build_program(name: str, retriever: Any = None, k: int = 5) -> dspy.Module:
-    """The program called `name` (one of `PROGRAMS`) over `retriever`; closed book ignores both."""
+def build_program(name: str, retriever: Any = None, k: int = 5, fusion: Fusion = "rrf") -> dspy.Module:
+    """The program called `name` (one of `PROGRAMS`) over `retriever`; closed book ignores both, `rag` the fusion."""
     if name == "closedbook":
         return ClosedBook()
     if name not in PROGRAMS:
@@ -167,7 +205,7 @@ def build_program(name: str, retriever: Any = None, k: int = 5) -> dspy.Module:
     if retriever is None:
         raise RagdistillError(f"the {name!r} program needs a retriever")
     k = check_k(k)
-    return RAG(retriever, k=k) if name == "rag" else MultiHopRAG(retriever, k=k)
+    return RAG(retriever, k=k) if name == "rag" else MultiHopRAG(retriever, k=k, fusion=fusion)
 
 
 def is_two_hop(example: dspy.Example) -> bool:

@@ -16,8 +16,8 @@ It sits below all of them (not inside `programs/compile/`) so that arrows betwee
 - `report/`: the evaluation report (`programs.evaluate.report`).
 
 `Run` writes the manifest atomically after every stage; `open_program` rebuilds the program a manifest
-names (a bundled one, or a user's `module:build`, `programs.user`) over its retriever and loads a saved state
-into it; `read_json` turns a missing or corrupt file
+names (a bundled one with the settings it was compiled with, `k` and `fusion`, or a user's `module:build`,
+`programs.user`) over its retriever and loads a saved state into it; `read_json` turns a missing or corrupt file
 into one line. Any LM recorded in a saved state is dropped on loading: the manifest says which LM answers.
 """
 
@@ -118,7 +118,7 @@ def open_program(
         if is_user_program(program_name):
             program = build_user_program(program_name, retriever)
         else:
-            program = build_program(program_name, retriever, retriever_settings.get("k", 5))
+            program = build_program(program_name, retriever, retriever_settings.get("k", 5), run_fusion(manifest))
     except RagdistillError:
         raise  # a user program's ProgramError is a TypeError too: it keeps its own message
     except (KeyError, TypeError) as err:
@@ -128,6 +128,11 @@ def open_program(
     if state is not None:
         load_program_state(program, state, source=state_path)
     return program
+
+
+def run_fusion(manifest: dict) -> str:
+    """How the run's multi-hop program fuses its searches (`--fusion`); `off` for runs compiled before the setting."""
+    return (manifest.get("settings") or {}).get("fusion", "off")
 
 
 def versions() -> dict[str, str]:

@@ -7,9 +7,9 @@
 - `RerankRetriever`: BM25 proposes candidates, ColBERT's MaxSim (late interaction, no PLAID index needed)
   re-scores them. It can never find a passage BM25 missed, and it encodes every candidate per query.
 
-Simplified: both read the index once when they open (as their parts do); ties in fused score keep the
-order in which passages were first seen (ColBERT's ranking first). colbert-ai is imported only when a
-retriever is built, so the fusion functions stay cheap to import and test.
+Simplified: both read the index once when they open (as their parts do); ties in fused score go to the
+best single rank, then to the passage seen first (ColBERT's ranking first), as `retrieval.fusion` breaks them.
+colbert-ai is imported only when a retriever is built, so the fusion stays cheap to import and test.
 """
 
 from __future__ import annotations
@@ -20,32 +20,20 @@ from pathlib import Path
 from core.errors import RunFormatError
 from retrieval.base import Hit
 from retrieval.bm25 import BM25Retriever
+from retrieval.fusion import RRF_K, rrf_scores
 from retrieval.indexdir import read_manifest
 
 
-def reciprocal_rank_fusion(rankings: Sequence[Sequence[str]], k: int = 60) -> list[tuple[str, float]]:
-    """Fuse ranked pid lists (best first): each pid scores sum(1 / (k + rank)); best first, ties by first sight."""
-    scores: dict[str, float] = {}
-    for ranking in rankings:
-        for rank, pid in enumerate(ranking, start=1):
-            scores[pid] = scores.get(pid, 0.0) + 1.0 / (k + rank)
-    return sorted(scores.items(), key=lambda item: -item[1])
-
-
-def fuse_hits(rankings: Sequence[Sequence[Hit]], rrf_k: int = 60) -> list[Hit]:
-    """Fuse ranked hit lists with RRF; each returned hit carries its fused score."""
-    by_pid: dict[str, Hit] = {}
-    for ranking in rankings:
-        for hit in ranking:
-            by_pid.setdefault(hit.pid, hit)
-    fused = reciprocal_rank_fusion([[hit.pid for hit in ranking] for ranking in rankings], rrf_k)
-    return [Hit(pid, by_pid[pid].title, by_pid[pid].text, score) for pid, score in fused]
+def fuse_hits(rankings: Sequence[Sequence[Hit]], rrf_k: int = RRF_K) -> list[Hit]:
+    """Fuse ranked hit lists with RRF (`retrieval.fusion`); each returned hit carries its fused score."""
+    fused = rrf_scores(rankings, key=lambda hit: hit.pid, k=rrf_k)
+    return [Hit(hit.pid, hit.title, hit.text, score) for hit, score in fused]
 
 
 class HybridRetriever:
     """ColBERT and BM25 over the same index directory, fused by reciprocal rank."""
 
-    def __init__(self, index_dir: str | Path, *, rrf_k: int = 60, depth: int = 50):
+    def __init__(self, index_dir: str | Path, *, rrf_k: int = RRF_K, depth: int = 50):
         """`rrf_k` damps the weight of top ranks; `depth` is how many hits each retriever contributes."""
         from retrieval.colbert import ColBERTRetriever
 

@@ -5,7 +5,7 @@ The student's training settings are not declared again here: `CompileConfig.trai
 is to the student stage; the compile changes two of its defaults (`compile_training`) and sets its time budget
 from `--train-minutes`.
 
-Choices with a fixed list (`program`, `retriever`, `targets`) are `Literal` types, checked when the config
+Choices with a fixed list (`retriever`, `targets`, `fusion`) are `Literal` types, checked when the config
 is built; `validate` checks the rest (optimizer names against the registry, k, the teacher spec, sizes)
 before anything is written.
 """
@@ -23,6 +23,7 @@ from engine.models import DEFAULT_STUDENT
 from finetune.config import LoRATrainConfig
 from optimizers import TEACHER_OPTIMIZERS
 from optimizers.distill import Targets
+from programs.rag import Fusion
 from programs.user import is_user_program
 from retrieval.indexdir import RetrieverName
 
@@ -72,6 +73,10 @@ class CompileConfig:
     """Retriever over the index: colbert, bm25, hybrid or bm25+rerank."""
     k: int = 5
     """Passages retrieved per search."""
+    fusion: Fusion = "rrf"
+    """Multi-hop program: each hop also searches with the question (later hops: plus what is known) and fuses that
+    ranking with its written query's by reciprocal rank (`rrf`), so a bad query cannot lose the question's
+    passages; `off` searches with the written query alone. Saved with the run."""
     corpus: str = str(WORLD_CORPUS)
     """Corpus (JSONL/TSV with pid, title, text) to index and search (your own program gets its retriever only if
     its builder takes one)."""

@@ -42,7 +42,7 @@ from engine.local import engine_label
 from programs.api import CompiledQA, run_student_lm, run_teacher_lm, student_backend
 from programs.evaluate.report import write_report
 from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
-from programs.rundir import REPORT_DIR, open_program, program_file, read_run_manifest, run_index_dir
+from programs.rundir import REPORT_DIR, open_program, program_file, read_run_manifest, run_fusion, run_index_dir
 from retrieval.base import Hit, Retriever
 from retrieval.factory import load_retriever
 from retrieval.indexdir import can_serve, read_manifest
@@ -154,6 +154,7 @@ def answer_all(system: System, examples: list[dspy.Example], threads: int = 1) -
             retrieved_pids=[h.pid for h in hits], retrieved_titles=[h.title for h in hits],
             gold_pids=list(example.gold_pids), retrieved_texts=[h.as_context() for h in hits],
             hops=int(example.get("hops") or 1), hop_pids=[list(pids) for pids in prediction.get("hop_pids") or []],
+            query_pids=[list(pids) for pids in prediction.get("query_pids") or []],
         )  # fmt: skip
 
     started = time.perf_counter()
@@ -230,7 +231,11 @@ def evaluate_run(
         },
         "data": {name: file_sha256(path) for name, path in (data_files or {}).items()},
         "targets": manifest.get("targets"),
-        "program": {"name": manifest.get("program"), "choice": manifest.get("program_choice")},
+        "program": {
+            "name": manifest.get("program"),
+            "choice": manifest.get("program_choice"),
+            "fusion": run_fusion(manifest) if manifest.get("program") == "multihop" else None,
+        },
     }
     if "student_distilled" in records and "teacher_compiled" in records:
         report["worst_questions"] = worst_questions(records["student_distilled"], records["teacher_compiled"])

@@ -16,7 +16,7 @@ half-written one. The report dict, built by the evaluator:
       "models": {role: model id},        # e.g. {"teacher": ..., "student": ..., "retriever": ...}
       "data": {name: sha256},            # hashes of the files evaluated on
       "worst_questions": [...],          # scoring.worst_questions(student, teacher)
-      "program": {"name", "choice"},     # the program compiled and why (`--program auto`) (optional)
+      "program": {"name", "choice", "fusion"},  # the program compiled, why (`--program auto`), its fusion (optional)
     }
 
 A user-program report (`programs.evaluate.user_program`, `"kind": "program"`) has its own sections

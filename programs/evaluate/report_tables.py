@@ -145,7 +145,8 @@ def error_table(report: dict) -> Table | None:
     names = [name for name in ordered_systems(systems) if "errors" in systems[name]]
     if not names:
         return None
-    columns = ["correct", "reading_error", "retrieval_miss", "wrong_closed_book", "empty", "answered_unanswerable"]
+    columns = ["correct", "reading_error", "retrieval_miss", "wrong_closed_book", "empty", "answered_unanswerable",
+               "refused_answerable"]  # fmt: skip
     return Table(
         "Error analysis",
         ["System", *[column.replace("_", " ") for column in columns], "answer in context (%)", "passage recall (%)"],
@@ -164,7 +165,8 @@ def error_table(report: dict) -> Table | None:
 
 
 def hops_table(report: dict) -> Table | None:
-    """EM of one-hop and two-hop questions apart, all-gold recall, and which hop found each gold passage."""
+    """EM of one-hop and two-hop questions apart, all-gold recall, which hop found each gold passage, how often each
+    hop's written query found its gold passage, and the wrong answers split by the gold passages."""
     systems, program = report.get("systems", {}), report.get("program") or {}
     names = [name for name in ordered_systems(systems) if systems[name].get("by_hops")]
     if not names:
@@ -174,28 +176,39 @@ def hops_table(report: dict) -> Table | None:
         group = metrics["by_hops"].get(kind)
         return MISSING if group is None else f"{group['em']:.1f} ({group['questions']})"
 
+    def query_recall(metrics: dict, hop: str) -> str:
+        entry = (metrics.get("hop_query_recall") or {}).get(hop)
+        return MISSING if entry is None else f"{100 * entry['rate']:.1f} ({entry['searched']})"
+
+    def gold_error(metrics: dict, kind: str) -> str:
+        return str((metrics.get("gold_errors") or {}).get(kind, MISSING))
+
     hops = sorted({key for name in names for key in systems[name].get("gold_found_by_hop") or {} if key != "missed"})
     note = "EM per question type (questions in brackets); all gold: share of questions whose final context holds "
-    note += "every gold passage; hop columns: gold passages the hop's search found first."
+    note += "every gold passage; hop columns: gold passages the hop's search found first; query recall: share of "
+    note += "the questions a hop searched with a gold passage still missing whose written query alone found one; "
+    note += "wrong answers with every gold passage in context are reading errors, the others retrieval errors."
     if program.get("name"):
-        note += f" Program: {program['name']} ({program.get('choice') or 'given'})."
-    return Table(
-        "Question types and hops",
-        ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
-        + ["missed"],
+        fusion = f", fusion {program['fusion']}" if program.get("fusion") else ""
+        note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion})."
+    header = ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
+    header += ["missed", *[f"{hop.replace('_', ' ')} query recall (%)" for hop in hops]]
+    header += ["wrong, all gold (reading)", "wrong, gold missing (retrieval)"]
+    rows = [
         [
-            [
-                name,
-                em(systems[name], "one_hop"),
-                em(systems[name], "two_hop"),
-                cell(_percent(systems[name].get("all_gold_recall"))),
-                *[str((systems[name].get("gold_found_by_hop") or {}).get(hop, MISSING)) for hop in hops],
-                str((systems[name].get("gold_found_by_hop") or {}).get("missed", MISSING)),
-            ]
-            for name in names
-        ],
-        note,
-    )
+            name,
+            em(systems[name], "one_hop"),
+            em(systems[name], "two_hop"),
+            cell(_percent(systems[name].get("all_gold_recall"))),
+            *[str((systems[name].get("gold_found_by_hop") or {}).get(hop, MISSING)) for hop in hops],
+            str((systems[name].get("gold_found_by_hop") or {}).get("missed", MISSING)),
+            *[query_recall(systems[name], hop) for hop in hops],
+            gold_error(systems[name], "reading_error"),
+            gold_error(systems[name], "retrieval_error"),
+        ]
+        for name in names
+    ]
+    return Table("Question types and hops", header, rows, note)
 
 
 def abstention_table(report: dict) -> Table | None:
@@ -206,12 +219,22 @@ def abstention_table(report: dict) -> Table | None:
         return None
     return Table(
         "Abstention (unanswerable questions)",
-        ["System", "unanswerable questions", "abstentions", "precision (%)", "recall (%)"],
+        [
+            "System",
+            "unanswerable questions",
+            "abstentions",
+            "answered unanswerable",
+            "refused answerable",
+            "precision (%)",
+            "recall (%)",
+        ],  # fmt: skip
         [
             [
                 name,
                 str(systems[name]["abstention"]["unanswerable"]),
                 str(systems[name]["abstention"]["abstained"]),
+                str(systems[name].get("errors", {}).get("answered_unanswerable", MISSING)),
+                str(systems[name].get("errors", {}).get("refused_answerable", MISSING)),
                 cell(_percent(systems[name]["abstention"]["precision"])),
                 cell(_percent(systems[name]["abstention"]["recall"])),
             ]

@@ -19,20 +19,27 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
   `passage_recall`: mean share of gold passages among those retrieved (questions with `gold_pids` only).
   Each is `None` when no record carries passage texts / pids (closed book).
 - `errors`: counts of right answers (EM), reading errors (wrong although the answer was in the context),
-  retrieval misses (wrong and the answer was not retrieved), empty answers, and answers given to questions
-  the data marks unanswerable.
+  retrieval misses (wrong and the answer was not retrieved), empty answers, answers given to questions
+  the data marks unanswerable (`answered_unanswerable`), and answerable questions refused (`refused_answerable`).
+- `gold_errors`: `{"reading_error", "retrieval_error"}`, the wrong answers on questions with `gold_pids` split by
+  the passages instead of the answer string: every gold passage in the final context (reading) or not (retrieval);
+  None when no question has `gold_pids`.
 - `by_hops`: `{"one_hop": {"questions", "em", "f1"}, "two_hop": {...}}`, EM/F1 (percent) per question type
   (the example's `hops`); a type without questions is left out.
 - `all_gold_recall`: share of the questions with `gold_pids` whose final context holds every gold passage
   (None for closed book); `gold_found_by_hop`: `{"hop_1": n, "hop_2": m, "missed": k}`, for every gold passage
   the first hop whose search returned it (from `AnswerRecord.hop_pids`; None when no record has them), or missed.
+- `hop_query_recall`: `{"hop_1": {"searched", "found", "rate"}, ...}`: per hop, of the questions where it searched
+  while a gold passage was still missing, how many its written query alone (`query_pids`) found one of (None
+  without `hop_pids`).
 - `abstention`: `{"unanswerable", "abstained", "precision", "recall"}` for the questions the data marks
   unanswerable (gold `UNANSWERABLE`) and the answers that abstain (say `UNANSWERABLE`); None when there are
   neither. Precision: abstentions on unanswerable questions over all abstentions; recall: over all unanswerable
   questions (fractions 0-1, None when the denominator is 0).
 - `per_question`: `[{"qid", "prediction", "gold", "em", "f1", "rouge_l", "bleu", "answer_in_context", "hops",
-  "all_gold", "gold_hops"}]` (0/1 and 0-1 scales) so anyone can recompute the means, or score the predictions
-  with another metric (`evaluate.load(...).compute(predictions=..., references=...)`).
+  "all_gold", "passages", "gold_hops"}]` (0/1 and 0-1 scales; `passages`: how many the final context held) so
+  anyone can recompute the means, or score the predictions with another metric
+  (`evaluate.load(...).compute(predictions=..., references=...)`).
 
 Simplified: the interval is a plain percentile bootstrap (no BCa correction) and covers EM and F1 only;
 latency percentiles interpolate linearly between samples. The metric modules are imported on first use
@@ -81,6 +88,8 @@ class AnswerRecord:
     """The question's type: 1 for one-hop, 2 for two-hop (the example's `hops`)."""
     hop_pids: list[list[str]] = field(default_factory=list)
     """The pids each search of the program returned, one list per hop (the prediction's `hop_pids`)."""
+    query_pids: list[list[str]] = field(default_factory=list)
+    """The pids each hop's written query alone returned (the prediction's `query_pids`; empty: as `hop_pids`)."""
 
 
 def answer_in_context(gold: Sequence[str], passages: Sequence[str]) -> bool:
@@ -143,6 +152,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
                 "answer_in_context": answer_in_context(record.gold, record.retrieved_texts) if has_texts else None,
                 "hops": record.hops,
                 "all_gold": set(record.gold_pids) <= set(record.retrieved_pids) if record.gold_pids else None,
+                "passages": len(record.retrieved_pids),
                 "gold_hops": gold_hops(record),
             }
         )
@@ -171,6 +181,8 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
         "by_hops": by_hops(per_question),
         "all_gold_recall": _mean_or_none([q["all_gold"] for q in per_question]) if retrieves else None,
         "gold_found_by_hop": found_by_hop(records) if any(record.hop_pids for record in records) else None,
+        "hop_query_recall": hop_query_recall(records) if any(record.hop_pids for record in records) else None,
+        "gold_errors": gold_errors(per_question) if any(q["all_gold"] is not None for q in per_question) else None,
         "abstention": abstention(records),
         "per_question": per_question,
     }
@@ -201,6 +213,31 @@ def found_by_hop(records: Sequence[AnswerRecord]) -> dict[str, int]:
     return {**{f"hop_{hop}": found.count(hop) for hop in range(1, hops + 1)}, "missed": found.count(None)}
 
 
+def hop_query_recall(records: Sequence[AnswerRecord]) -> dict[str, dict]:
+    """Per hop, how often its written query found its gold passage: of the questions where the hop searched while a
+    gold passage was still missing from the context, those whose query (alone, `query_pids`) returned one."""
+    figures: dict[str, dict] = {}
+    for record in records:
+        known: set[str] = set()
+        for hop, pids in enumerate(record.hop_pids, start=1):
+            missing = set(record.gold_pids) - known
+            if missing:
+                queried = record.query_pids[hop - 1] if hop <= len(record.query_pids) else pids
+                entry = figures.setdefault(f"hop_{hop}", {"searched": 0, "found": 0})
+                entry["searched"] += 1
+                entry["found"] += bool(missing & set(queried))
+            known |= set(pids)
+    return {hop: {**entry, "rate": entry["found"] / entry["searched"]} for hop, entry in sorted(figures.items())}
+
+
+def gold_errors(per_question: Sequence[dict]) -> dict[str, int]:
+    """Wrong answers on questions with gold passages, split by the passages: a reading error had every gold passage
+    in its final context, a retrieval error lacked one."""
+    wrong = [q for q in per_question if not q["em"] and q["all_gold"] is not None]
+    reading = sum(q["all_gold"] for q in wrong)
+    return {"reading_error": reading, "retrieval_error": len(wrong) - reading}
+
+
 def abstention(records: Sequence[AnswerRecord]) -> dict | None:
     """Abstention on the questions the data marks unanswerable: counts, precision and recall (module docstring)."""
     unanswerable = [is_unanswerable(record.gold) for record in records]
@@ -217,7 +254,8 @@ def abstention(records: Sequence[AnswerRecord]) -> dict | None:
 
 
 def error_breakdown(records: Sequence[AnswerRecord], per_question: Sequence[dict]) -> dict[str, int]:
-    """Count right answers, reading errors, retrieval misses, empty answers and answered unanswerable questions."""
+    """Count right answers, reading errors, retrieval misses, empty answers, answered unanswerable questions and
+    answerable ones refused (the answer `UNANSWERABLE`)."""
     counts = {
         "correct": 0,
         "empty": 0,
@@ -225,12 +263,15 @@ def error_breakdown(records: Sequence[AnswerRecord], per_question: Sequence[dict
         "retrieval_miss": 0,
         "wrong_closed_book": 0,
         "answered_unanswerable": 0,
+        "refused_answerable": 0,
     }
     for record, scores in zip(records, per_question, strict=True):
         if scores["em"]:
             counts["correct"] += 1
         elif is_unanswerable(record.gold):
             counts["answered_unanswerable"] += 1
+        elif abstained(record.prediction):
+            counts["refused_answerable"] += 1
         elif not record.prediction.strip():
             counts["empty"] += 1
         elif scores["answer_in_context"] is None:

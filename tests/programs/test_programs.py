@@ -104,7 +104,7 @@ def test_rag_answers_from_the_top_k_passages(retriever):
 
 def test_multihop_writes_two_queries_and_deduplicates_context(retriever):
     lm = DummyLM([{"query": "Zorvath founder"}, {"query": "Queen Elna born Zorvath"}, {"answer": "Miralune"}])
-    program = MultiHopRAG(retriever, k=2, hops=2)
+    program = MultiHopRAG(retriever, k=2, hops=2, fusion="off")
     with dspy.context(lm=lm, trace=[]):
         prediction = program(question="Where was the founder of Zorvath born?")
         trace = list(dspy.settings.trace)
@@ -124,11 +124,40 @@ def test_multihop_writes_two_queries_and_deduplicates_context(retriever):
 def test_multihop_stops_searching_when_the_query_writer_says_nothing_is_missing(retriever, stop):
     lm = DummyLM([{"query": "Zorvath founder"}, {"query": stop}, {"answer": "Queen Elna"}])
     with dspy.context(lm=lm):
-        prediction = MultiHopRAG(retriever, k=2, hops=2)(question="Who founded Zorvath?")
+        prediction = MultiHopRAG(retriever, k=2, hops=2, fusion="off")(question="Who founded Zorvath?")
     assert retriever.queries == ["Zorvath founder"]
     assert prediction.hop_pids == [["p1", "p4"]]
     assert [hit.pid for hit in prediction.passages] == ["p1", "p4"]
     assert prediction.answer == "Queen Elna"
+
+
+def test_multihop_fuses_each_written_query_with_the_question_and_what_is_known(retriever):
+    # The written queries are bad ("glass", "bridge"): fusion keeps the passage the question itself finds.
+    lm = DummyLM([{"query": "glass"}, {"query": "bridge"}, {"answer": "Queen Elna"}])
+    question = "Who founded Zorvath?"
+    with dspy.context(lm=lm):
+        prediction = MultiHopRAG(retriever, k=1, hops=2)(question=question)
+    # Hop 2's anchor is the question plus the lead sentence of hop 1's best passage.
+    anchor = f"{question} Zorvath: Zorvath is a river city founded by Queen Elna."
+    assert retriever.queries == ["glass", question, "bridge", anchor]
+    assert prediction.query_pids == [["p3"], ["p4"]]  # what the written queries alone found
+    # Each hop: two rankings of one passage each, both at rank 1 (1/61 each): the question's ranking wins the tie.
+    assert prediction.hop_pids == [["p1"], ["p1"]]
+    assert [hit.pid for hit in prediction.passages] == ["p1"]
+
+
+def test_without_fusion_the_written_query_alone_searches(retriever):
+    lm = DummyLM([{"query": "glass"}, {"query": "bridge"}, {"answer": "Queen Elna"}])
+    with dspy.context(lm=lm):
+        prediction = MultiHopRAG(retriever, k=1, hops=2, fusion="off")(question="Who founded Zorvath?")
+    assert retriever.queries == ["glass", "bridge"]
+    assert prediction.hop_pids == prediction.query_pids == [["p3"], ["p4"]]
+    assert [hit.pid for hit in prediction.passages] == ["p4", "p3"]  # Zorvath's founding passage is lost
+
+
+def test_unknown_fusion_is_refused(retriever):
+    with pytest.raises(RagdistillError, match="unknown fusion 'max': choose one of rrf, off"):
+        build_program("multihop", retriever, fusion="max")
 
 
 def test_closed_book_answers_without_retrieval():

@@ -1,4 +1,4 @@
-"""Reciprocal-rank fusion on hand-worked rankings; hybrid and rerank retrievers on the tiny ColBERT index."""
+"""Fused hits, and the hybrid and rerank retrievers on the tiny ColBERT index (the fusion itself: tests/retrieval)."""
 
 from __future__ import annotations
 
@@ -9,31 +9,9 @@ from core.errors import RagdistillError
 from data.loaders import Passage
 from retrieval.base import Hit
 from retrieval.build import build_index
-from retrieval.hybrid import HybridRetriever, RerankRetriever, fuse_hits, reciprocal_rank_fusion
+from retrieval.hybrid import HybridRetriever, RerankRetriever, fuse_hits
 from retrieval.metrics import evaluate_retriever
 from tests.fixtures_retrieval import TINY_QUERIES
-
-# Two rankings that agree on b and c but disagree on the top passage.
-RANKINGS = [["a", "b", "c"], ["b", "c", "d"]]
-
-
-def test_rrf_with_k_0_rewards_top_ranks():
-    # a = 1/1, b = 1/2 + 1/1 = 1.5, c = 1/3 + 1/2 = 0.8333, d = 1/3
-    fused = reciprocal_rank_fusion(RANKINGS, k=0)
-    assert [pid for pid, _ in fused] == ["b", "a", "c", "d"]
-    assert [score for _, score in fused] == pytest.approx([1.5, 1.0, 5 / 6, 1 / 3])
-
-
-def test_rrf_with_k_60_rewards_agreement():
-    # a = 1/61 = 0.016393, b = 1/62 + 1/61 = 0.032523, c = 1/63 + 1/62 = 0.032002, d = 1/63 = 0.015873
-    fused = reciprocal_rank_fusion(RANKINGS, k=60)
-    assert [pid for pid, _ in fused] == ["b", "c", "a", "d"]
-    assert [score for _, score in fused] == pytest.approx([1 / 62 + 1 / 61, 1 / 63 + 1 / 62, 1 / 61, 1 / 63])
-
-
-def test_rrf_ties_keep_first_seen_order():
-    assert reciprocal_rank_fusion([["x", "y"], ["y", "x"]], k=60) == [("x", 1 / 61 + 1 / 62), ("y", 1 / 62 + 1 / 61)]
-    assert reciprocal_rank_fusion([], k=60) == []
 
 
 def test_fuse_hits_carries_passages_and_fused_scores():

@@ -150,14 +150,22 @@ def test_question_type_hop_and_abstention_sections(tmp_path):
     ]
     report = {
         "systems": {"student_distilled": score_system(student)},
-        "program": {"name": "multihop", "choice": "auto: 1 of 3 training questions have two gold passages"},
+        "program": {
+            "name": "multihop",
+            "choice": "auto: 1 of 3 training questions have two gold passages",
+            "fusion": "rrf",
+        },  # fmt: skip
     }
     markdown = (write_report(report, tmp_path) / "report.md").read_text()
     assert "| System | one-hop EM | two-hop EM | all gold in context (%) | hop 1 | hop 2 | missed |" in markdown
     # One-hop: a right, c right (abstained); two-hop: b wrong. All gold: a and b (c has no gold passages).
-    assert "| student_distilled | 100.0 (2) | 0.0 (1) | 100.0 | 2 | 1 | 0 |" in markdown
-    assert "Program: multihop (auto: 1 of 3 training questions have two gold passages)." in markdown
-    assert "| student_distilled | 1 | 1 | 100.0 | 100.0 |" in markdown  # abstention
+    # Query recall: hop 1 found a's and b's first gold passage (2 searched), hop 2 b's second (1); b is wrong with
+    # both its gold passages in context: a reading error.
+    assert "| hop 1 query recall (%) | hop 2 query recall (%) | wrong, all gold (reading) |" in markdown
+    assert "| student_distilled | 100.0 (2) | 0.0 (1) | 100.0 | 2 | 1 | 0 | 100.0 (2) | 100.0 (1) | 1 | 0 |" in markdown
+    assert "Program: multihop (auto: 1 of 3 training questions have two gold passages, fusion rrf)." in markdown
+    # Abstention: 1 unanswerable, 1 abstention, none answered, none refused.
+    assert "| student_distilled | 1 | 1 | 0 | 0 | 100.0 | 100.0 |" in markdown
 
 
 # Appended to a copy of index.html: once the page has loaded, record each image's decoded width in the DOM.

@@ -8,7 +8,18 @@ from programs.evaluate.scoring import AnswerRecord, answer_in_context, bootstrap
 
 
 def record(
-    qid, gold, prediction, *, latency_s=1.0, texts=(), pids=(), gold_pids=(), tokens=(None, None), hops=1, hop_pids=()
+    qid,
+    gold,
+    prediction,
+    *,
+    latency_s=1.0,
+    texts=(),
+    pids=(),
+    gold_pids=(),
+    tokens=(None, None),
+    hops=1,
+    hop_pids=(),
+    query_pids=(),
 ):
     return AnswerRecord(
         qid=qid,
@@ -24,6 +35,7 @@ def record(
         retrieved_texts=list(texts),
         hops=hops,
         hop_pids=[list(found) for found in hop_pids],
+        query_pids=[list(found) for found in query_pids],
     )
 
 
@@ -121,6 +133,7 @@ def test_error_breakdown_and_retrieval_use():
         "retrieval_miss": 1,
         "wrong_closed_book": 0,
         "answered_unanswerable": 0,
+        "refused_answerable": 0,
     }
     assert scores["answer_in_context"] == pytest.approx(0.5)
     # Gold passages found: q1 1/1, q2 1/2, q3 0/1; q4 has no gold pids and is skipped.
@@ -194,6 +207,26 @@ def test_figures_per_question_type_and_hop():
     assert list(closed["by_hops"]) == ["one_hop"]
 
 
+def test_each_hops_query_recall_and_wrong_answers_split_by_gold_passages():
+    # Still missing before hop 1: a p1, b p2, c p3+p4, d p5+p6 -> found by a, c: 2 of 4.
+    # Before hop 2 (a holds its gold): b p2, c p4, d p5+p6 -> found by c (p4), d (p5): 2 of 3.
+    scores = score_system(two_hop_case())
+    assert scores["hop_query_recall"] == {
+        "hop_1": {"searched": 4, "found": 2, "rate": 0.5},
+        "hop_2": {"searched": 3, "found": 2, "rate": pytest.approx(2 / 3)},
+    }
+    # Wrong: b and d, both lacking a gold passage: retrieval errors.
+    assert scores["gold_errors"] == {"reading_error": 0, "retrieval_error": 2}
+    # The written query alone (query_pids) is what counts: d's second query found nothing, fusion found p5.
+    d = record("d", ["Voss"], "Mira", gold_pids=["p5", "p6"], hops=2, hop_pids=[["p9"], ["p5"]],
+               query_pids=[["p9"], ["p7"]], pids=["p9", "p5"])  # fmt: skip
+    assert score_system([d])["hop_query_recall"]["hop_2"] == {"searched": 1, "found": 0, "rate": 0.0}
+    # Wrong with every gold passage in context: a reading error.
+    read = record("r", ["Voss"], "Mira", gold_pids=["p5"], hop_pids=[["p5"]], pids=["p5"])
+    assert score_system([read])["gold_errors"] == {"reading_error": 1, "retrieval_error": 0}
+    assert score_system([record("x", ["Paris"], "Paris")])["gold_errors"] is None
+
+
 def test_abstention_precision_and_recall_on_unanswerable_questions():
     records = [
         record("u1", ["unanswerable"], "unanswerable"),  # abstained, rightly
@@ -204,4 +237,5 @@ def test_abstention_precision_and_recall_on_unanswerable_questions():
     scores = score_system(records)
     assert scores["abstention"] == {"unanswerable": 2, "abstained": 2, "precision": 0.5, "recall": 0.5}
     assert scores["em"] == 50.0 and scores["errors"]["answered_unanswerable"] == 1
+    assert scores["errors"]["refused_answerable"] == 1  # a1
     assert score_system(records[3:])["abstention"] is None

@@ -11,6 +11,8 @@ instance (so an outer config can change a nested default, and `--help` shows the
 fields the outer field's `metadata[NOT_OPTIONS]` names (the outer config sets them from an option of its own).
 `build_config` turns the options a command received back into the nested config. Two fields of one command
 with the same name are refused when the options are generated.
+`config_command` is the usual stack in one decorator: a click command with `-h/--help`, the config's options, and
+`core.errors.exit_cleanly_on_error` around the function.
 `config_arguments` goes the other way: the options that give a command the settings of a config it already
 holds (a program handing its settings to another process); it handles flat configs only.
 """
@@ -24,7 +26,7 @@ import typing
 
 import click
 
-from core.errors import ConfigError
+from core.errors import ConfigError, exit_cleanly_on_error
 
 NOT_OPTIONS = "not_options"
 """Key of a nested config field's `metadata`: the names of the nested fields that are no options (the outer config
@@ -145,6 +147,31 @@ def dataclass_options(cls: type):
         for option in reversed(options):
             func = _click_option(option)(func)
         return func
+
+    return decorate
+
+
+def config_command(cls: type, *, group: bool = False, **context_settings: object):
+    """A decorator making a CLI of a function: a click command (`-h/--help`) with `cls`'s options, clean errors.
+
+    Args:
+        cls: the config dataclass whose fields become options (as `dataclass_options`).
+        group: make a `click.Group` (with `invoke_without_command=True`) instead of a command.
+        context_settings: more click context settings (e.g. `max_content_width`).
+
+    Returns:
+        The decorator; arguments and options declared below it are kept, and a `RagdistillError` raised by the
+        function ends the command with one `error:` line and exit status 2.
+    """
+    settings = {"help_option_names": ["-h", "--help"], **context_settings}
+    make = click.group(invoke_without_command=True, context_settings=settings) if group else None
+
+    def decorate(func):
+        func = exit_cleanly_on_error(func)
+        declared = list(getattr(func, "__click_params__", []))
+        func = dataclass_options(cls)(func)
+        func.__click_params__ = func.__click_params__[len(declared) :] + declared  # --help: declared ones first
+        return (make or click.command(context_settings=settings))(func)
 
     return decorate
 

@@ -24,8 +24,7 @@ from pathlib import Path
 import click
 from accelerate import PartialState
 
-from core.cli import build_config, dataclass_options
-from core.errors import exit_cleanly_on_error
+from core.cli import build_config, config_command
 from data.loaders import BadRow, load_records
 from engine.models import DEFAULT_STUDENT
 from finetune.config import LoRATrainConfig
@@ -43,7 +42,7 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
     return load_records(path, _pair)
 
 
-@click.command()
+@config_command(LoRATrainConfig)
 @click.option(
     "--data", "data_path", type=click.Path(path_type=Path), required=True, help="JSONL with prompt/completion."
 )
@@ -51,8 +50,6 @@ def read_pairs(path: Path) -> list[tuple[str, str]]:
     "--model", default=DEFAULT_STUDENT, show_default=True, help="Base model: local dir, tiny-t5, smollm2, hub id."
 )
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), required=True, help="Output dir.")
-@dataclass_options(LoRATrainConfig)
-@exit_cleanly_on_error
 def main(data_path: Path, model: str, out_dir: Path, **settings) -> None:
     """Train a LoRA (or fully fine-tuned) student on prompt/completion pairs and save it to --out."""
     logging.basicConfig(level=logging.INFO, format="%(message)s")

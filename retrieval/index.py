@@ -17,7 +17,7 @@ from pathlib import Path
 
 import click
 
-from core.cli import dataclass_options
+from core.cli import config_command
 from core.errors import ConfigError, DataError, exit_cleanly_on_error
 from core.log import say
 from data.loaders import Passage, load_corpus
@@ -58,10 +58,8 @@ class BuildOptions(IndexSettings):
     """colbert-ai indexing processes, one per GPU (its `RunConfig(nranks)`) [default: one per GPU, 1 on CPU]."""
 
 
-@click.group(invoke_without_command=True, context_settings={"help_option_names": ["-h", "--help"]})
-@dataclass_options(BuildOptions)
+@config_command(BuildOptions, group=True)
 @click.pass_context
-@exit_cleanly_on_error
 def main(ctx: click.Context, **options) -> None:
     """Build a ColBERT (PLAID) + BM25 index directory from a corpus, or change one (see the commands)."""
     if ctx.invoked_subcommand is not None:

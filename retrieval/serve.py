@@ -12,8 +12,7 @@ from __future__ import annotations
 
 import click
 
-from core.cli import dataclass_options
-from core.errors import exit_cleanly_on_error
+from core.cli import config_command
 from core.serving.app import ServiceConfig
 from core.serving.guard import check_exposure
 from core.serving.runtime import serve_forever
@@ -21,7 +20,7 @@ from retrieval.factory import RETRIEVER_NAMES, load_retriever
 from retrieval.server import SEARCH_PATH, create_app
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@config_command(ServiceConfig)
 @click.option("--index", "index_dir", required=True, type=click.Path(), help="Index directory to serve.")
 @click.option("--port", default=8893, show_default=True, type=click.IntRange(0, 65535), help="TCP port.")
 @click.option("--host", default="127.0.0.1", show_default=True, help="Interface to listen on.")
@@ -33,8 +32,6 @@ from retrieval.server import SEARCH_PATH, create_app
     type=click.Choice(RETRIEVER_NAMES),
     help="Which retriever over the index answers.",
 )
-@dataclass_options(ServiceConfig)
-@exit_cleanly_on_error
 def main(index_dir: str, port: int, host: str, retriever_name: str, **service) -> None:
     """Serve INDEX at http://HOST:PORT/api/search (and /health, /metrics, /openapi.json)."""
     config = ServiceConfig(**service)

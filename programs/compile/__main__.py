@@ -7,10 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import click
-
-from core.cli import build_config, dataclass_options
-from core.errors import exit_cleanly_on_error
+from core.cli import build_config, config_command
 from programs.compile.config import CompileConfig
 from programs.compile.pipeline import compile_run
 
@@ -37,9 +34,7 @@ def print_summary(manifest: dict) -> None:
         print(f"report: {Path(manifest['settings']['out']) / manifest['name'] / report['path']}")
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 120})
-@dataclass_options(CompileConfig)
-@exit_cleanly_on_error
+@config_command(CompileConfig, max_content_width=120)
 def main(**options) -> None:
     """Compile a DSPy program with a teacher LM and distil it into a LoRA student.
 

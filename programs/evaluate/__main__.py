@@ -15,8 +15,8 @@ from typing import Literal
 import click
 import dspy
 
-from core.cli import check_choices, dataclass_options
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.cli import check_choices, config_command
+from core.errors import RagdistillError
 from data.loaders import WORLD_DIR, load_examples, load_task_examples, split_source
 from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
 from programs.evaluate.report import REPORT_PAGE, write_report
@@ -66,10 +66,8 @@ class EvaluateConfig:
         return tuple(name.strip() for name in self.retrievers.split(",") if name.strip())
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@config_command(EvaluateConfig)
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@dataclass_options(EvaluateConfig)
-@exit_cleanly_on_error
 def main(run_dir: Path, **options) -> None:
     """Evaluate the compiled run RUN_DIR and write RUN_DIR/report/ (report.json, report.md, index.html)."""
     from finetune.adapter import StudentAdapter

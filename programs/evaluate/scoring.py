@@ -133,7 +133,12 @@ def answer_metrics() -> dict[str, Callable[[str, Sequence[str]], float]]:
     from programs.evaluate.metrics.f1 import f1
     from programs.evaluate.metrics.rouge_l import rouge_l
 
-    return {"em": exact_match.score, "f1": f1.score, "rouge_l": rouge_l.score, "bleu": bleu.score}
+    modules = {"em": exact_match.ExactMatch, "f1": f1.F1, "rouge_l": rouge_l.RougeL, "bleu": bleu.Bleu}
+    return {key: functools.partial(_float_score, module.score) for key, module in modules.items()}
+
+
+def _float_score(score: Callable[[str, Sequence[str]], float | bool], prediction: str, answers: Sequence[str]) -> float:
+    return float(score(prediction, answers))
 
 
 def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None) -> dict:

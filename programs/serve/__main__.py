@@ -12,18 +12,15 @@ from pathlib import Path
 
 import click
 
-from core.cli import dataclass_options
-from core.errors import exit_cleanly_on_error
+from core.cli import config_command
 from core.serving.guard import check_exposure, redact_key
 from core.serving.runtime import serve_forever
 from programs.rundir import read_run_manifest
 from programs.serve.service import ServeConfig, build_service_app
 
 
-@click.command(context_settings={"help_option_names": ["-h", "--help"]})
+@config_command(ServeConfig)
 @click.argument("run_dir", type=click.Path(path_type=Path))
-@dataclass_options(ServeConfig)
-@exit_cleanly_on_error
 def main(run_dir: Path, **options) -> None:
     """Serve the distilled program compiled in RUN_DIR at http://HOST:PORT/v1/answer."""
     config = ServeConfig(**options)

@@ -53,4 +53,4 @@ class AnswerMetric(evaluate.Metric):
 
     def _compute(self, predictions: list[str], references: list) -> dict[str, float]:
         gold = [[answers] if isinstance(answers, str) else list(answers) for answers in references]
-        return {self.key: percent_mean([self.score(p, g) for p, g in zip(predictions, gold, strict=True)])}
+        return {self.key: percent_mean([float(self.score(p, g)) for p, g in zip(predictions, gold, strict=True)])}

@@ -18,22 +18,13 @@ from programs.evaluate.metrics import answer_metric
 CITATION = "Post, A Call for Clarity in Reporting BLEU Scores, WMT 2018."
 
 
-def score(prediction: str, references: Sequence[str]) -> float:
-    """Sentence BLEU (0-1) of the prediction against every gold answer.
-
-    Args:
-        prediction: the predicted answer.
-        references: the gold answer and its aliases.
-
-    Returns:
-        sacrebleu's sentence BLEU divided by 100.
-    """
-    return float(sacrebleu.sentence_bleu(prediction, list(references), smooth_method="exp").score) / 100
-
-
 class Bleu(answer_metric.AnswerMetric):
     """Smoothed sentence BLEU of each prediction against its gold answers, averaged, in percent."""
 
     key = "bleu"
     citation = CITATION
-    score = staticmethod(score)
+
+    @staticmethod
+    def score(prediction: str, references: Sequence[str]) -> float:
+        """Sentence BLEU (0-1: sacrebleu's score / 100) of the prediction against the gold answer and its aliases."""
+        return float(sacrebleu.sentence_bleu(prediction, list(references), smooth_method="exp").score) / 100

@@ -9,25 +9,10 @@ optimizes, so the report and the compile agree on what a right answer is.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from optimizers import metrics
 from programs.evaluate.metrics import answer_metric
 
 CITATION = "Rajpurkar et al., SQuAD: 100,000+ Questions for Machine Comprehension of Text, EMNLP 2016."
-
-
-def score(prediction: str, references: Sequence[str]) -> float:
-    """1.0 when the normalized prediction equals a normalized gold answer, else 0.0.
-
-    Args:
-        prediction: the predicted answer.
-        references: the gold answer and its aliases.
-
-    Returns:
-        1.0 or 0.0.
-    """
-    return float(metrics.exact_match(prediction, references))
 
 
 class ExactMatch(answer_metric.AnswerMetric):
@@ -35,4 +20,4 @@ class ExactMatch(answer_metric.AnswerMetric):
 
     key = "exact_match"
     citation = CITATION
-    score = staticmethod(score)
+    score = staticmethod(metrics.exact_match)

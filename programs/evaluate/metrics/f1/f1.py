@@ -8,25 +8,10 @@ answers of questions the data marks unanswerable. `score` is `optimizers.metrics
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 from optimizers import metrics
 from programs.evaluate.metrics import answer_metric
 
 CITATION = "Yang et al., HotpotQA: A Dataset for Diverse, Explainable Multi-hop Question Answering, EMNLP 2018."
-
-
-def score(prediction: str, references: Sequence[str]) -> float:
-    """The best token F1 (0-1) of the prediction against a gold answer.
-
-    Args:
-        prediction: the predicted answer.
-        references: the gold answer and its aliases.
-
-    Returns:
-        The F1 of the best-matching gold answer.
-    """
-    return float(metrics.token_f1(prediction, references))
 
 
 class F1(answer_metric.AnswerMetric):
@@ -34,4 +19,4 @@ class F1(answer_metric.AnswerMetric):
 
     key = "f1"
     citation = CITATION
-    score = staticmethod(score)
+    score = staticmethod(metrics.token_f1)

@@ -25,15 +25,7 @@ def _scorer() -> rouge_scorer.RougeScorer:
 
 
 def score(prediction: str, references: Sequence[str]) -> float:
-    """The best ROUGE-L F-measure (0-1) of the prediction against a gold answer.
-
-    Args:
-        prediction: the predicted answer.
-        references: the gold answer and its aliases.
-
-    Returns:
-        The F-measure of the best-matching gold answer.
-    """
+    """The best ROUGE-L F-measure (0-1) of the prediction against the gold answer and its aliases."""
     return _scorer().score_multi(list(references), prediction)["rougeL"].fmeasure
 
 

@@ -9,12 +9,12 @@ ticket (its reasoning and the three fields), which `program.teacher()` replays o
 
 from __future__ import annotations
 
-import json
 import random
 from pathlib import Path
 
+from examples.splits import distinct_rows, write_splits
+
 HERE = Path(__file__).resolve().parent
-SIZES = {"train": 48, "dev": 16, "test": 40}
 PRODUCTS = ["Nimbus router", "Atlas phone", "Quill tablet", "Echo speaker", "Vega watch", "Orbit camera",
             "Pulse earbuds", "Terra laptop"]  # fmt: skip
 PROBLEMS = {
@@ -55,20 +55,9 @@ def ticket(rng: random.Random) -> dict:
 
 
 def main() -> None:
-    rng = random.Random(7)
-    rows, seen = [], set()
-    while len(rows) < sum(SIZES.values()):
-        row = ticket(rng)
-        if row["ticket"] not in seen:
-            seen.add(row["ticket"])
-            rows.append(row)
-    start = 0
-    for split, size in SIZES.items():
-        lines = [json.dumps({k: v for k, v in row.items() if k != "teacher"}) for row in rows[start : start + size]]
-        (HERE / f"{split}.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-        start += size
-    teacher = [json.dumps({"ticket": row["ticket"], "outputs": row["teacher"]}) for row in rows]
-    (HERE / "teacher.jsonl").write_text("\n".join(teacher) + "\n", encoding="utf-8")
+    rows = distinct_rows(ticket, "ticket", seed=7)
+    public = [{k: v for k, v in row.items() if k != "teacher"} for row in rows]
+    write_splits(HERE, public, teacher=[{"ticket": row["ticket"], "outputs": row["teacher"]} for row in rows])
 
 
 if __name__ == "__main__":

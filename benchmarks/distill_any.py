@@ -47,9 +47,9 @@ EXAMPLES = {"ticket_triage": ("ticket",), "review_pipeline": ("review",)}
 def program_parts(name: str, train: int, test: int) -> tuple:
     """(build, trainset, testset, teacher LM, metric, tuned_on) of a held-out program or a bundled example."""
     if name in PROGRAMS:
-        program_class, make_examples, make_teacher, metric = PROGRAMS[name]
+        build, make_examples, make_teacher, metric = PROGRAMS[name]
         examples = make_examples()
-        return program_class, examples[:train], examples[train : train + test], make_teacher(examples), metric, False
+        return build, examples[:train], examples[train : train + test], make_teacher(examples), metric, False
     module = importlib.import_module(f"examples.{name}.program")
     folder = Path(module.__file__).parent
     trainset = load_task_examples(folder / "train.jsonl", EXAMPLES[name], limit=train)

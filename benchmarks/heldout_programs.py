@@ -1,13 +1,17 @@
 """Two DSPy programs nobody tuned the student on, with their data and a recorded teacher (`benchmarks.distill_any`).
 
+Both are written in other styles than the bundled examples: signatures made from a dict of fields and from
+typed strings, a bare `ChainOfThought` as the whole program, a module whose steps' signatures are constructor
+arguments.
+
 - `email_desk`: one `dspy.ChainOfThought` step reading a customer email: `intent` (`Literal`), the `people` it
   names (`list[str]`) and its `priority` (an `Enum`).
 - `order_desk`: two steps sharing field names: `extract` reads a `message` into an `order` (a pydantic model:
   item, quantity, express), `confirm` reads the same `message` and that `order` and writes a `reply`.
 
-Each `build_*` returns the program, `*_examples(seed)` 88 examples made from templates (48 to train, 40 held
-out), `*_teacher(examples)` a `DummyLM` answering every step as a strong LM would (right on every example),
-and `*_metric` the task's metric. The templates differ from the bundled examples' (`examples/`).
+`email_desk()` and `OrderDesk()` build the programs, `*_examples(seed)` 88 examples made from templates (48 to
+train, 40 held out), `*_teacher(examples)` a `DummyLM` answering every step as a strong LM would (right on every
+example), and `*_metric` the task's metric. The templates differ from the bundled examples' (`examples/`).
 
 Simplified: templated text; the recorded teacher stands in for a hosted LM, as it does offline everywhere.
 """
@@ -32,22 +36,20 @@ class Priority(enum.Enum):
     HIGH = "high"
 
 
-class ReadEmail(dspy.Signature):
-    """Read a customer email: what the sender wants, the people it names, and how soon it must be handled."""
+ReadEmail = dspy.Signature(
+    {
+        "email": (str, dspy.InputField()),
+        "intent": (Literal["meeting", "quote", "complaint", "cancellation"], dspy.OutputField()),
+        "people": (list[str], dspy.OutputField(desc="full names of the people the email names")),
+        "priority": (Priority, dspy.OutputField()),
+    },
+    "Read a customer email: what the sender wants, the people it names, and how soon it must be handled.",
+)
 
-    email: str = dspy.InputField()
-    intent: Literal["meeting", "quote", "complaint", "cancellation"] = dspy.OutputField()
-    people: list[str] = dspy.OutputField(desc="full names of the people the email names")
-    priority: Priority = dspy.OutputField()
 
-
-class EmailDesk(dspy.Module):
-    def __init__(self):
-        super().__init__()
-        self.read = dspy.ChainOfThought(ReadEmail)
-
-    def forward(self, email: str) -> dspy.Prediction:
-        return self.read(email=email)
+def email_desk() -> dspy.Module:
+    """The program: the reasoning step itself, with no module around it."""
+    return dspy.ChainOfThought(ReadEmail)
 
 
 ASKS = {
@@ -108,30 +110,23 @@ class Order(BaseModel):
     express: bool
 
 
-class ExtractOrder(dspy.Signature):
-    """Read the order in the customer's message."""
-
-    message: str = dspy.InputField()
-    order: Order = dspy.OutputField()
-
-
-class ConfirmOrder(dspy.Signature):
-    """Write the one-line confirmation of the order in the customer's message."""
-
-    message: str = dspy.InputField()
-    order: Order = dspy.InputField()
-    reply: str = dspy.OutputField()
+ExtractOrder = dspy.Signature("message: str -> order: Order", "Read the order in the customer's message.")
+ConfirmOrder = dspy.Signature(
+    "message: str, order: Order -> reply: str",
+    "Write the one-line confirmation of the order in the customer's message.",
+)
 
 
 class OrderDesk(dspy.Module):
-    def __init__(self):
+    def __init__(self, extract: type[dspy.Signature] = ExtractOrder, confirm: type[dspy.Signature] = ConfirmOrder):
         super().__init__()
-        self.extract = dspy.Predict(ExtractOrder)
-        self.confirm = dspy.Predict(ConfirmOrder)
+        self.extract = dspy.Predict(extract)
+        self.confirm = dspy.Predict(confirm)
 
     def forward(self, message: str) -> dspy.Prediction:
-        order = self.extract(message=message).order
-        return dspy.Prediction(order=order, reply=self.confirm(message=message, order=order).reply)
+        extracted = self.extract(message=message)
+        confirmed = self.confirm(message=message, order=extracted.order)
+        return dspy.Prediction(order=extracted.order, reply=confirmed.reply)
 
 
 ITEMS = ["desk lamps", "office chairs", "printer cartridges", "monitors", "keyboards", "whiteboards", "headsets"]
@@ -174,7 +169,7 @@ def order_metric(example: dspy.Example, prediction: dspy.Prediction, trace: obje
 
 
 PROGRAMS = {
-    "email_desk": (EmailDesk, email_examples, email_teacher, email_metric),
+    "email_desk": (email_desk, email_examples, email_teacher, email_metric),
     "order_desk": (OrderDesk, order_examples, order_teacher, order_metric),
 }
-"""Name -> (program class, examples, teacher, metric)."""
+"""Name -> (program builder, examples, teacher, metric)."""

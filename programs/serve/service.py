@@ -92,14 +92,9 @@ class ServeConfig(ServiceConfig):
             raise ConfigError("--wait-s must not be negative")
 
 
-class AnswerRequest(BaseModel):
-    """One question."""
-
-    question: QueryText = Field(description="The question to answer.")
-    k: PassageCount = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve.")
-
-
 class Passage(BaseModel):
+    """One retrieved passage the answer was read from."""
+
     pid: str
     title: str
     text: str
@@ -107,6 +102,8 @@ class Passage(BaseModel):
 
 
 class Answer(BaseModel):
+    """The student's answer, the passages it read, the model that wrote it and how long it took."""
+
     answer: str
     passages: list[Passage]
     model: str
@@ -115,6 +112,13 @@ class Answer(BaseModel):
 
 class BatchAnswer(BaseModel):
     answers: list[Answer]
+
+
+class AnswerRequest(BaseModel):
+    """One question."""
+
+    question: QueryText = Field(description="The question to answer.")
+    k: PassageCount = Field(default=5, ge=1, le=MAX_K, description="Passages to retrieve.")
 
 
 def batch_request_model(max_batch: int) -> type[BaseModel]:

@@ -37,7 +37,7 @@ import httpx
 import numpy as np
 
 from benchmarks.results import emit, out_option
-from core.errors import RagdistillError, exit_cleanly_on_error
+from core.errors import ServiceError, exit_cleanly_on_error
 from data.loaders import load_examples
 
 
@@ -55,14 +55,14 @@ def start_service(run_dir: Path, port: int, workers: int, max_waiting: int) -> s
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise RagdistillError(f"the service did not start: {process.stderr.read().strip()[-500:]}")
+            raise ServiceError(f"the service did not start: {process.stderr.read().strip()[-500:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
                 return process
         except httpx.HTTPError:
             time.sleep(0.5)
     process.kill()
-    raise RagdistillError("the service did not answer /health within 300 s")
+    raise ServiceError("the service did not answer /health within 300 s")
 
 
 def peak_rss_mb(pid: int) -> float | None:

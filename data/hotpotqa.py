@@ -31,7 +31,7 @@ import click
 
 from core.atomic import write_text_atomic
 from core.cli import dataclass_options
-from core.errors import RagdistillError, exit_cleanly_on_error, first_line
+from core.errors import ConfigError, DataError, exit_cleanly_on_error, first_line
 from data.world import to_jsonl
 
 HUB_ID = "hotpotqa/hotpot_qa"
@@ -71,7 +71,7 @@ def convert_rows(rows: Iterable[dict], corpus: dict[tuple[str, str], str]) -> li
             pid_of_title.setdefault(title, pid)
         gold_titles = list(dict.fromkeys(title for title, _ in _pairs(row["supporting_facts"], "title", "sent_id")))
         if absent := [title for title in gold_titles if title not in pid_of_title]:
-            raise RagdistillError(f"HotpotQA question {row['id']}: supporting title {absent[0]!r} not in its context")
+            raise DataError(f"HotpotQA question {row['id']}: supporting title {absent[0]!r} not in its context")
         questions.append(
             {
                 "id": row["id"],
@@ -98,7 +98,7 @@ def _load_split(config: HotpotQAConfig, split: str):
         else:
             dataset = datasets.load_dataset(config.source, config.config, split=split)
     except Exception as err:  # datasets raises many types; all mean "cannot read this source"
-        raise RagdistillError(f"cannot load {config.source!r} split {split!r}: {first_line(err)}") from None
+        raise DataError(f"cannot load {config.source!r} split {split!r}: {first_line(err)}") from None
     return dataset.select(range(min(config.limit, len(dataset))))
 
 
@@ -106,7 +106,7 @@ def convert(config: HotpotQAConfig) -> dict[str, int]:
     """Write every split's questions and the shared corpus into `config.out`; returns counts."""
     splits = [name.strip() for name in config.splits.split(",") if name.strip()]
     if not splits or config.limit < 1:
-        raise RagdistillError("give at least one split and a --limit of at least 1")
+        raise ConfigError("give at least one split and a --limit of at least 1")
     corpus: dict[tuple[str, str], str] = {}
     questions = {split: convert_rows(_load_split(config, split), corpus) for split in splits}
     out = Path(config.out)

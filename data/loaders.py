@@ -17,7 +17,7 @@ SQuAD v2-style data marks such questions on purpose: refusing them would make th
 skipping them would quietly report on the answerable part only. A row with no answer field at all (or an
 empty `answer` string, or an empty CSV cell) is still refused, since that is far more often a mistake.
 
-Bad rows stop the load with a `RagdistillError` such as `data/x.jsonl line 7: missing field 'question'`;
+Bad rows stop the load with a `DataError` (a `ValueError`) such as `data/x.jsonl line 7: missing field 'question'`;
 with `skip_bad_rows=True` they are skipped and counted in one warning instead. Simplifications: a list
 given as a string (a CSV `answers` or `gold_pids` cell) is split on `|`; `limit` keeps the first rows of
 a source that is still read and validated whole.
@@ -37,7 +37,7 @@ from pathlib import Path
 
 import dspy
 
-from core.errors import DataError, RagdistillError, first_line
+from core.errors import DataError, first_line
 
 WORLD_DIR = Path(__file__).resolve().parent / "world"
 WORLD_CORPUS = WORLD_DIR / "corpus.jsonl"
@@ -78,7 +78,7 @@ def file_sha256(path: str | Path) -> str:
 def _existing_file(path: str | Path) -> Path:
     path = Path(path)
     if not path.is_file():
-        raise RagdistillError(f"{path}: no such file")
+        raise DataError(f"{path}: no such file")
     return path
 
 
@@ -100,18 +100,18 @@ def _jsonl_rows(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
 
 
 def _csv_lines(path: Path, delimiter: str) -> Iterator[tuple[int, list[str]]]:
-    """(line number, cells) of a CSV or TSV file; undecodable or malformed text stops with a `RagdistillError`."""
+    """(line number, cells) of a CSV or TSV file; undecodable or malformed text stops with a `DataError`."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as err:
-        raise RagdistillError(f"{path}: not UTF-8 text (byte {err.start})") from None
+        raise DataError(f"{path}: not UTF-8 text (byte {err.start})") from None
     quoting = csv.QUOTE_NONE if delimiter == "\t" else csv.QUOTE_MINIMAL
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, quoting=quoting)
     try:
         for cells in reader:
             yield reader.line_num, cells
     except csv.Error as err:
-        raise RagdistillError(f"{path} line {reader.line_num}: malformed CSV ({err})") from None
+        raise DataError(f"{path} line {reader.line_num}: malformed CSV ({err})") from None
 
 
 def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: bool = False) -> list:
@@ -127,7 +127,7 @@ def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: 
                 raise BadRow(f"duplicated id {item_key!r} (first on line {seen[item_key]})")
         except BadRow as err:
             if not skip_bad_rows:
-                raise RagdistillError(f"{path} line {number}: {err}") from None
+                raise DataError(f"{path} line {number}: {err}") from None
             skipped += 1
             continue
         seen[item_key] = number
@@ -135,7 +135,7 @@ def _collect(path: Path, rows, build, key, *, skip_bad_rows: bool, allow_empty: 
     if skipped:
         warnings.warn(f"{path}: skipped {skipped} bad row(s)", stacklevel=3)
     if not items and not allow_empty:
-        raise RagdistillError(f"{path}: no usable rows (empty file?)")
+        raise DataError(f"{path}: no usable rows (empty file?)")
     return items
 
 
@@ -245,7 +245,7 @@ def _csv_rows(path: Path) -> Iterator[tuple[int, dict | BadRow]]:
     if not header:
         return  # an empty file: the caller reports that it has no rows
     if "question" not in header:
-        raise RagdistillError(f"{path} line 1: CSV header must name a 'question' column")
+        raise DataError(f"{path} line 1: CSV header must name a 'question' column")
     for number, cells in lines:
         if not cells:
             continue
@@ -264,10 +264,10 @@ def _hf_examples(source: str, split: str | None, require_answers: bool, skip_bad
         else:
             dataset = datasets.load_dataset(source, split=split)
     except Exception as err:  # datasets raises many types; all mean "cannot read this source"
-        raise RagdistillError(f"cannot load dataset {source!r}: {first_line(err)}") from None
+        raise DataError(f"cannot load dataset {source!r}: {first_line(err)}") from None
     if isinstance(dataset, datasets.DatasetDict):
         if split is None or split not in dataset:
-            raise RagdistillError(f"dataset {source!r} has splits {sorted(dataset)}: choose one with split=")
+            raise DataError(f"dataset {source!r} has splits {sorted(dataset)}: choose one with split=")
         dataset = dataset[split]
     rows = ((number, dict(row)) for number, row in enumerate(dataset, start=1))
     return _collect(Path(source), rows, _example_builder(require_answers), lambda e: e.id, skip_bad_rows=skip_bad_rows)
@@ -304,7 +304,7 @@ def load_examples(
     elif path.is_dir() or ("/" in source and not path.exists()):
         examples = _hf_examples(source, split, require_answers, skip_bad_rows)
     else:
-        raise RagdistillError(
+        raise DataError(
             f"cannot read QA data {source!r}: expected one of {', '.join(BUNDLED_SPLITS)}, a .jsonl/.csv file, "
             "or a Hugging Face dataset (directory or hub id)"
         )

@@ -9,7 +9,7 @@ over `processes` data-parallel processes (DDP, see `finetune.trainer`): it write
 
 (`--multi_gpu` is accelerate's multi-process launcher, needed on a CPU too). The first process writes
 `out_dir` atomically, as one process does; `batch_size` is per process. Everything the processes print goes
-to this process's library log (`core.log.library_log`); a failed run is one `RagdistillError` holding its
+to this process's library log (`core.log.library_log`); a failed run is one `ServiceError` holding its
 `error:` line (or its last line) and the log's path.
 
 Simplified: one machine only (no multi-node options); the processes import ragdistill from the directory this
@@ -26,7 +26,7 @@ from pathlib import Path
 
 from core.atomic import scratch_dir
 from core.cli import config_arguments
-from core.errors import ConfigError, RagdistillError
+from core.errors import ConfigError, ServiceError
 from core.log import library_log, say
 from finetune.config import LoRATrainConfig
 
@@ -68,6 +68,6 @@ def train_in_processes(
         with open(log, "rb") as output:
             output.seek(start)
             line = failure_line(output.read().decode("utf-8", errors="replace"))
-        raise RagdistillError(
+        raise ServiceError(
             f"training on {processes} processes failed (exit status {done.returncode}): {line} (whole output: {log})"
         )

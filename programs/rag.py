@@ -43,7 +43,7 @@ from typing import Any, Literal
 import dspy
 from dspy.evaluate.metrics import normalize_text
 
-from core.errors import RagdistillError, ServiceError, first_line
+from core.errors import ConfigError, ProgramError, ServiceError, first_line
 from core.serving.guard import redact_key
 from optimizers.targets import NO_QUERY
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
@@ -81,7 +81,7 @@ class PassageSearch:
         if isinstance(retriever, str):
             retriever = dspy.ColBERTv2(url=retriever)
         if not isinstance(retriever, dspy.ColBERTv2) and not callable(getattr(retriever, "search", None)):
-            raise RagdistillError(
+            raise ProgramError(
                 f"cannot search with {type(retriever).__name__}: give a retriever with search(query, k), "
                 "a dspy.ColBERTv2 client or a ColBERTv2 server URL"
             )
@@ -130,7 +130,7 @@ class MultiHopRAG(dspy.Module):
     def __init__(self, retriever: Any, k: int = 5, hops: int = 2, fusion: Fusion = "rrf"):
         super().__init__()
         if fusion not in FUSIONS:
-            raise RagdistillError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
+            raise ConfigError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
         self.search = PassageSearch(retriever)
         self.k = k
         self.fusion = fusion
@@ -201,9 +201,9 @@ def build_program(name: str, retriever: Any = None, k: int = 5, fusion: Fusion =
     if name == "closedbook":
         return ClosedBook()
     if name not in PROGRAMS:
-        raise RagdistillError(f"unknown program {name!r}: choose one of {', '.join(PROGRAMS)}")
+        raise ConfigError(f"unknown program {name!r}: choose one of {', '.join(PROGRAMS)}")
     if retriever is None:
-        raise RagdistillError(f"the {name!r} program needs a retriever")
+        raise ConfigError(f"the {name!r} program needs a retriever")
     k = check_k(k)
     return RAG(retriever, k=k) if name == "rag" else MultiHopRAG(retriever, k=k, fusion=fusion)
 

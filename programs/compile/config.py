@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Literal
 
 from core.cli import NOT_OPTIONS, check_choices
-from core.errors import ConfigError, RagdistillError
+from core.errors import ConfigError
 from data.loaders import WORLD_CORPUS
 from engine.models import DEFAULT_STUDENT
 from finetune.config import LoRATrainConfig
@@ -150,13 +150,13 @@ def validate(config: CompileConfig) -> None:
         )
     for name in config.optimizers():
         if name not in TEACHER_OPTIMIZERS:
-            raise RagdistillError(f"unknown optimizer {name!r}: choose from {', '.join(TEACHER_OPTIMIZERS)}")
+            raise ConfigError(f"unknown optimizer {name!r}: choose from {', '.join(TEACHER_OPTIMIZERS)}")
     check_k(config.k)
     check_teacher_spec(config.teacher, api_base=config.api_base)
     if config.train_processes < 1:
-        raise RagdistillError("--train-processes must be at least 1")
+        raise ConfigError("--train-processes must be at least 1")
     if config.max_demos < 0:
-        raise RagdistillError("--max-demos must be 0 or more")
+        raise ConfigError("--max-demos must be 0 or more")
     for size in ("train_size", "trace_size", "dev_size", "test_size", "baseline_test_size"):
         if getattr(config, size) < 1:
-            raise RagdistillError(f"--{size.replace('_', '-')} must be at least 1")
+            raise ConfigError(f"--{size.replace('_', '-')} must be at least 1")

@@ -25,7 +25,7 @@ from typing import Any
 import dspy
 
 from core.atomic import atomic_file
-from core.errors import RagdistillError
+from core.errors import ConfigError, RunFormatError
 from data.loaders import file_sha256
 from optimizers.traces import check_fingerprints, data_fingerprint, program_fingerprint, read_traces, replayable
 from programs.compile.config import CompileConfig
@@ -36,9 +36,9 @@ def traces_source(config: CompileConfig) -> Path:
     """The run directory named by `--traces-from`, refused when it holds no traces."""
     source = Path(str(config.traces_from))
     if source.resolve() == config.run_dir.resolve():
-        raise RagdistillError(f"--traces-from {source} is the run being compiled: choose another --name")
+        raise ConfigError(f"--traces-from {source} is the run being compiled: choose another --name")
     if not (source / TRACES_FILE).is_file():
-        raise RagdistillError(f"{source} holds no {TRACES_FILE}: give a run compiled with distillation")
+        raise RunFormatError(f"{source} holds no {TRACES_FILE}: give a run compiled with distillation")
     return source
 
 

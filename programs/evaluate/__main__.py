@@ -16,7 +16,7 @@ import click
 import dspy
 
 from core.cli import check_choices, config_command
-from core.errors import RagdistillError
+from core.errors import ConfigError, RunFormatError
 from data.loaders import WORLD_DIR, load_examples, load_task_examples, split_source
 from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
 from programs.evaluate.report import REPORT_PAGE, write_report
@@ -54,13 +54,13 @@ class EvaluateConfig:
         check_choices(self)
         unknown = set(self.retriever_names()) - set(RETRIEVER_NAMES)
         if unknown:
-            raise RagdistillError(f"unknown retriever(s) {', '.join(sorted(unknown))}")
+            raise ConfigError(f"unknown retriever(s) {', '.join(sorted(unknown))}")
         if self.limit is not None and self.limit < 1:
-            raise RagdistillError(f"--limit must be at least 1, got {self.limit}")
+            raise ConfigError(f"--limit must be at least 1, got {self.limit}")
         if self.baseline_limit is not None and self.baseline_limit < 1:
-            raise RagdistillError(f"--baseline-limit must be at least 1, got {self.baseline_limit}")
+            raise ConfigError(f"--baseline-limit must be at least 1, got {self.baseline_limit}")
         if self.threads < 1:
-            raise RagdistillError(f"--threads must be at least 1, got {self.threads}")
+            raise ConfigError(f"--threads must be at least 1, got {self.threads}")
 
     def retriever_names(self) -> tuple[str, ...]:
         return tuple(name.strip() for name in self.retrievers.split(",") if name.strip())
@@ -74,7 +74,7 @@ def main(run_dir: Path, **options) -> None:
 
     config = EvaluateConfig(**options)
     if not (run_dir / MANIFEST_FILE).is_file():
-        raise RagdistillError(f"{run_dir} is not a run directory (no manifest.json): compile one with programs.compile")
+        raise RunFormatError(f"{run_dir} is not a run directory (no manifest.json): compile one with programs.compile")
     manifest = read_run_manifest(run_dir)
     if is_user_program(manifest.get("program", "")):
         evaluate_user_program(run_dir, manifest, config)

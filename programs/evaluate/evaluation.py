@@ -35,7 +35,7 @@ from pathlib import Path
 import dspy
 from tqdm import tqdm
 
-from core.errors import RagdistillError
+from core.errors import DataError
 from core.log import progress_bars, say
 from data.loaders import file_sha256, load_corpus
 from engine.local import engine_label
@@ -202,7 +202,7 @@ def evaluate_run(
     run_dir = Path(run_dir)
     manifest = read_run_manifest(run_dir)
     if not examples:
-        raise RagdistillError("no questions to evaluate")
+        raise DataError("no questions to evaluate")
     index_dir = Path(index_dir or run_index_dir(run_dir, manifest))
     opened = open_retrievers(index_dir, manifest["retriever"]["name"], retrievers)
     main = next(iter(opened))

@@ -39,6 +39,7 @@ import math
 import os
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from importlib.metadata import version
@@ -140,68 +141,81 @@ def count_generation(qa: CompiledQA, metrics: ServiceMetrics) -> None:
         engine.on_generation = metrics.observe_generation
 
 
+class Answerer:
+    """Answers questions with `qa`, one program copy per `k`, a batch's questions in parallel threads."""
+
+    def __init__(self, qa: CompiledQA, threads: int, clock: Callable[[], float]):
+        self.qa = qa
+        self.clock = clock
+        self.model_id = getattr(qa.lm, "model", type(qa.lm).__name__)
+        self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="question")
+        self.programs: dict[int, CompiledQA] = {}
+        self.lock = threading.Lock()
+
+    def with_k(self, k: int) -> CompiledQA:
+        """`qa` retrieving k passages (program copies share the retriever and the model)."""
+        with self.lock:
+            if k not in self.programs:
+                program = self.qa.program.deepcopy()
+                if hasattr(program, "k"):
+                    program.k = k
+                self.programs[k] = CompiledQA(program, self.qa.lm, self.qa.adapter)
+            return self.programs[k]
+
+    def answer_one(self, question: str, k: int, deadline: float) -> Answer:
+        """One question answered, unless it was picked up after its deadline (`DeadlineExceeded`)."""
+        if self.clock() >= deadline:  # picked up too late: nobody waits for this answer any more
+            raise DeadlineExceeded()
+        started = time.perf_counter()
+        prediction = self.with_k(k)(question)
+        passages = [Passage(pid=h.pid, title=h.title, text=h.text, score=h.score) for h in prediction.passages]
+        latency_ms = (time.perf_counter() - started) * 1000
+        return Answer(
+            answer=str(prediction.answer or ""), passages=passages, model=self.model_id, latency_ms=latency_ms
+        )
+
+    def answer_many(self, questions: list[str], k: int, deadline: float) -> list[Answer]:
+        """The questions answered in parallel threads, so that their generation is batched."""
+        futures = [self.pool.submit(self.answer_one, question, k, deadline) for question in questions]
+        return [future.result() for future in futures]
+
+
 def create_app(qa: CompiledQA, *, config: ServeConfig | None = None, info: dict | None = None) -> FastAPI:
     """A FastAPI app answering with `qa`; `info` (run, model, index) is shown by /health."""
     config = config or ServeConfig()
     admission = AdmissionConfig(workers=config.workers, max_waiting=config.max_waiting, timeout_s=config.timeout_s)
     description = "A distilled DSPy retrieve-then-answer program."
     app = service_app("ragdistill QA", description, config, admission, [ANSWER_PATH, BATCH_PATH])
-    clock = app.state.admission.clock
     count_generation(qa, app.state.metrics)
-    questions_pool = ThreadPoolExecutor(max_workers=config.workers * config.max_batch, thread_name_prefix="question")
-    programs: dict[int, CompiledQA] = {}
-    programs_lock = threading.Lock()
-    model_id = getattr(qa.lm, "model", type(qa.lm).__name__)
+    answerer = Answerer(qa, config.workers * config.max_batch, app.state.admission.clock)
     versions = {name: version(name) for name in ("dspy", "torch", "transformers", "peft")}
     errors = error_responses(400, 413, 422, 499, 500, 503, 504, api_key=config.key() is not None)
     BatchRequest = batch_request_model(config.max_batch)
 
-    def with_k(k: int) -> CompiledQA:
-        """`qa` retrieving k passages (program copies share the retriever and the model)."""
-        with programs_lock:
-            if k not in programs:
-                program = qa.program.deepcopy()
-                if hasattr(program, "k"):
-                    program.k = k
-                programs[k] = CompiledQA(program, qa.lm, qa.adapter)
-            return programs[k]
-
-    def answer_one(question: str, k: int, deadline: float) -> Answer:
-        if clock() >= deadline:  # picked up too late: nobody waits for this answer any more
-            raise DeadlineExceeded()
-        started = time.perf_counter()
-        prediction = with_k(k)(question)
-        passages = [Passage(pid=h.pid, title=h.title, text=h.text, score=h.score) for h in prediction.passages]
-        latency_ms = (time.perf_counter() - started) * 1000
-        return Answer(answer=str(prediction.answer or ""), passages=passages, model=model_id, latency_ms=latency_ms)
-
-    def answer_many(questions: list[str], k: int, deadline: float) -> list[Answer]:
-        """The questions answered in parallel threads, so that their generation is batched."""
-        futures = [questions_pool.submit(answer_one, question, k, deadline) for question in questions]
-        return [future.result() for future in futures]
-
     app.state.warmup = Warmup(
-        f"question {WARMUP_QUERY!r}", lambda: answer_one(WARMUP_QUERY, 5, math.inf), config.warmup_timeout_s
+        f"question {WARMUP_QUERY!r}", lambda: answerer.answer_one(WARMUP_QUERY, 5, math.inf), config.warmup_timeout_s
     )
 
     @app.post(ANSWER_PATH, response_model=Answer, responses=errors)
     async def answer(request: Request, body: AnswerRequest) -> Answer:
         """Answer one question from retrieved passages."""
         answers = await app.state.admission.run(
-            request, lambda deadline: answer_many([body.question], body.k, deadline)
+            request, lambda deadline: answerer.answer_many([body.question], body.k, deadline)
         )
         return answers[0]
 
     @app.post(BATCH_PATH, response_model=BatchAnswer, responses=errors)
     async def answer_batch(request: Request, body: BatchRequest) -> BatchAnswer:  # type: ignore[valid-type]
         """Answer several questions together (their generation is batched)."""
-        answers = await app.state.admission.run(request, lambda deadline: answer_many(body.questions, body.k, deadline))
+        answers = await app.state.admission.run(
+            request, lambda deadline: answerer.answer_many(body.questions, body.k, deadline)
+        )
         return BatchAnswer(answers=answers)
 
     @app.get("/health", responses=error_responses(500))
     async def health() -> dict:
         """Liveness, the model and index being served, the worker's process id, versions (never waits)."""
-        return {"status": "ok", "model": model_id, **(info or {}), "pid": os.getpid(), "versions": versions}
+        return {"status": "ok", "model": answerer.model_id, **(info or {}), "pid": os.getpid(), "versions": versions}
 
     return app
 

@@ -88,6 +88,24 @@ def compiled_teacher(run: Run, config: CompileConfig) -> dspy.Module:
     return program
 
 
+def teacher_and_traces(
+    run: Run, config: CompileConfig, trainset: list[dspy.Example], student_name: str
+) -> tuple[dspy.Module, list[dict] | None]:
+    """The teacher program the student learns from, and the saved traces to train on (None: run the teacher).
+
+    With `--traces-from`, the compiled teacher program has no LM: it only names the traced predictors.
+    """
+    if config.traces_from:
+        teacher = open_program(run.dir, run.manifest, use="teacher")
+        traces = saved_traces(run, config, teacher, trainset)
+        say(f"the student ({student_name}) trains on {len(traces)} saved traces of {config.traces_from}")
+        return teacher, traces
+    teacher = compiled_teacher(run, config)
+    say(f"teacher answers {min(config.trace_size, len(trainset))} of {len(trainset)} training questions (the "
+        f"others get gold runs), then the student ({student_name}) trains", detail=True)  # fmt: skip
+    return teacher, None
+
+
 def student_stage(
     run: Run, config: CompileConfig, trainset: list[dspy.Example], corpus: list[Passage], metric: Callable
 ) -> dict:
@@ -116,14 +134,7 @@ def student_stage(
         passages=None if is_user_program(run.manifest["program"]) else {passage.pid: passage for passage in corpus},
         teacher_questions=config.trace_size,
     )
-    if config.traces_from:  # the compiled teacher program without an LM: it only names the traced predictors
-        teacher = open_program(run.dir, run.manifest, use="teacher")
-        traces = saved_traces(run, config, teacher, trainset)
-        say(f"the student ({resolved.name_used}) trains on {len(traces)} saved traces of {config.traces_from}")
-    else:
-        teacher, traces = compiled_teacher(run, config), None
-        say(f"teacher answers {min(config.trace_size, len(trainset))} of {len(trainset)} training questions (the "
-            f"others get gold runs), then the student ({resolved.name_used}) trains", detail=True)  # fmt: skip
+    teacher, traces = teacher_and_traces(run, config, trainset, resolved.name_used)
     student = distill.compile(open_program(run.dir, run.manifest), trainset=trainset, teacher=teacher, traces=traces)
     records = trace_records(distill.trace_data, teacher)
     write_traces(run.dir / TRACES_FILE, fingerprints(run, teacher, trainset), records)

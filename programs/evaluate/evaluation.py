@@ -177,6 +177,17 @@ def open_retrievers(index_dir: Path, main: str, wanted: tuple[str, ...]) -> dict
     return {name: load_retriever(name, index_dir) for name in names}
 
 
+def report_models(manifest: dict, teacher_lm: dspy.BaseLM | None, retriever: str) -> dict[str, str | None]:
+    """The report's `models`: the teacher (the given LM's, else the run's), the student and the retriever."""
+    student = manifest.get("student") or {}
+    return {
+        "teacher": (teacher_lm.model if teacher_lm else manifest.get("teacher", {}).get("model_used")),
+        "student": student.get("model_used"),
+        "student_base": student.get("model_used"),
+        "retriever": f"{retriever} ({manifest['retriever'].get('checkpoint') or 'lexical'})",
+    }
+
+
 def evaluate_run(
     run_dir: str | Path,
     examples: list[dspy.Example],
@@ -218,17 +229,11 @@ def evaluate_run(
                 detail=True)  # fmt: skip
     retrieval = {name: evaluate_retriever(retriever, examples) for name, retriever in opened.items()
                  if any(example.gold_pids for example in examples)}  # fmt: skip
-    student = manifest.get("student") or {}
     report = {
         "name": manifest.get("name", run_dir.name),
         "systems": systems,
         "retrieval": retrieval,
-        "models": {
-            "teacher": (teacher_lm.model if teacher_lm else manifest.get("teacher", {}).get("model_used")),
-            "student": student.get("model_used"),
-            "student_base": student.get("model_used"),
-            "retriever": f"{main} ({manifest['retriever'].get('checkpoint') or 'lexical'})",
-        },
+        "models": report_models(manifest, teacher_lm, main),
         "data": {name: file_sha256(path) for name, path in (data_files or {}).items()},
         "targets": manifest.get("targets"),
         "program": {

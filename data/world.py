@@ -80,12 +80,8 @@ class _Names:
                 return name
 
 
-def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
-    names = _Names(rng)
-
-    def many(count: int, build_name, facts) -> list[dict]:
-        return [{"name": names.make(build_name), **facts()} for _ in range(count)]
-
+def _make_places(rng: random.Random, many) -> dict[str, list[dict]]:
+    """Seas, countries, rivers, cities and universities (`many(count, build_name, facts)` makes each list)."""
     seas = many(8, lambda r: f"the {_word(r, 2)} Sea", dict)
     countries = many(12, lambda r: _word(r, 2) + r.choice(["ia", "land", "mark", "or"]), dict)
     rivers = many(40, lambda r: f"the {_word(r, 2)} River", lambda: {"sea": rng.choice(seas)["name"]})
@@ -101,6 +97,18 @@ def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
     universities = many(40, lambda r: f"the University of {_word(r, 2)}", lambda: {"city": rng.choice(cities)["name"]})
     for university in universities:
         university["founded"] = rng.randrange(1100, 1690)  # before anyone in the world is born
+    return {"sea": seas, "country": countries, "river": rivers, "city": cities, "university": universities}
+
+
+def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
+    """Every entity of the world, by kind, each with its name and facts."""
+    names = _Names(rng)
+
+    def many(count: int, build_name, facts) -> list[dict]:
+        return [{"name": names.make(build_name), **facts()} for _ in range(count)]
+
+    places = _make_places(rng, many)
+    countries, cities, universities = places["country"], places["city"], places["university"]
     people = many(
         300,
         lambda r: f"{_word(r, r.choice([1, 2]))} {_word(r, r.choice([2, 3]))}",
@@ -149,11 +157,7 @@ def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
     for album in albums:
         album["released"] = formed[album["band"]] + rng.randrange(1, 20)
     return {
-        "sea": seas,
-        "country": countries,
-        "river": rivers,
-        "city": cities,
-        "university": universities,
+        **places,
         "person": people,
         "company": companies,
         "invention": inventions,

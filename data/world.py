@@ -21,6 +21,7 @@ question appears in one only.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 from dataclasses import dataclass, field
@@ -79,6 +80,10 @@ class _Names:
                 self.used.add(name)
                 return name
 
+    def many(self, count: int, build_name, facts) -> list[dict]:
+        """`count` entities: a new name from `build_name(rng)` and the facts `facts()` draws for it."""
+        return [{"name": self.make(build_name), **facts()} for _ in range(count)]
+
 
 def _make_places(rng: random.Random, many) -> dict[str, list[dict]]:
     """Seas, countries, rivers, cities and universities (`many(count, build_name, facts)` makes each list)."""
@@ -102,11 +107,7 @@ def _make_places(rng: random.Random, many) -> dict[str, list[dict]]:
 
 def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
     """Every entity of the world, by kind, each with its name and facts."""
-    names = _Names(rng)
-
-    def many(count: int, build_name, facts) -> list[dict]:
-        return [{"name": names.make(build_name), **facts()} for _ in range(count)]
-
+    many = _Names(rng).many
     places = _make_places(rng, many)
     countries, cities, universities = places["country"], places["city"], places["university"]
     people = many(
@@ -147,24 +148,23 @@ def _make_entities(rng: random.Random) -> dict[str, list[dict]]:
         },
     )
     modern = [person for person in people if person["born"] >= 1900]
+    singer = functools.partial(person_and_year, "singer", "formed", (16, 30), modern)
+    music = _make_music(rng, many, singer, cities)
+    return {**places, "person": people, "company": companies, "invention": inventions, "mountain": mountains, **music}
+
+
+def _make_music(rng: random.Random, many, singer, cities: list[dict]) -> dict[str, list[dict]]:
+    """Bands (a singer and the year from `singer()`, a city) and their albums, released after the band formed."""
     bands = many(
         40,
         lambda r: f"the {_word(r, 2)} {r.choice(BAND_NOUNS)}",
-        lambda: {**person_and_year("singer", "formed", (16, 30), modern), "formed_in": rng.choice(cities)["name"]},
+        lambda: {**singer(), "formed_in": rng.choice(cities)["name"]},
     )
     formed = {band["name"]: band["formed"] for band in bands}
     albums = many(60, lambda r: f"{_word(r, 2)} {r.choice(ALBUM_NOUNS)}", lambda: {"band": rng.choice(bands)["name"]})
     for album in albums:
         album["released"] = formed[album["band"]] + rng.randrange(1, 20)
-    return {
-        **places,
-        "person": people,
-        "company": companies,
-        "invention": inventions,
-        "mountain": mountains,
-        "band": bands,
-        "album": albums,
-    }
+    return {"band": bands, "album": albums}
 
 
 def _answers(fact: str, value: str | int) -> list[str]:

@@ -95,19 +95,23 @@ def render_serving(results: dict[str, dict]) -> list[str]:
 
 
 def render_overload(results: dict[str, dict]) -> list[str]:
+    doc = results["overload.json"]
     rows = []
-    for file, doc in results.items():
-        burst = doc.get("overload")
-        if not burst:
-            continue
-        statuses = burst["statuses"]
-        rows.append([file.removesuffix(".json"), str(burst["clients"]), num(burst["retry_after_cap_s"], 1),
-                     *[str(statuses.get(code, 0)) for code in ("200", "503", "504")], num(burst["answers_per_s"], 2),
-                     num(burst["health_p99_ms"], 0), num(burst["answer_before_burst_ms"] / 1000),
-                     num(burst["first_answer_after_burst_ms"] / 1000)])  # fmt: skip
-    header = ["Run", "clients", "Retry-After cap s", "200", "503", "504", "answers/s", "/health p99 ms",
-              "answer before s", "first answer after s"]  # fmt: skip
+    for service, figures in doc["services"].items():
+        reference = figures["reference"]
+        rows.append([service, "1", "polite (reference)", _statuses(reference["statuses"]), "1.00",
+                     num(reference["p99_answer_s"], 2), num(reference["health_p99_ms"], 0), "", ""])  # fmt: skip
+        for case in figures["cases"]:
+            rows.append([service, str(case["clients"]), case["kind"], _statuses(case["statuses"]),
+                         num(case["goodput"], 2), num(case["p99_answer_s"], 2), num(case["health_p99_ms"], 0),
+                         num(case["recovery_s"], 1), num(case["recovery_answer_ratio"], 2)])  # fmt: skip
+    header = ["Service", "clients", "kind", "statuses", "goodput", "p99 answer s", "/health p99 ms",
+              "recovery s", "recovery answer / normal"]  # fmt: skip
     return table(header, rows)
+
+
+def _statuses(counts: dict[str, int]) -> str:
+    return ", ".join(f"{code}: {count}" for code, count in sorted(counts.items()))
 
 
 def render_engine(results: dict[str, dict]) -> list[str]:
@@ -181,29 +185,18 @@ SECTIONS = [
         (
             Source(
                 "serve.json",
-                "python -m benchmarks.serve runs/world --clients 1,8 --overload-seconds 45 "
-                "--out docs/results/serve.json",
+                "python -m benchmarks.serve runs/world --clients 1,8 --out docs/results/serve.json",
             ),
         ),  # fmt: skip
         render_serving,
     ),
     Section(
         "Overload",
-        "64 clients at once for 45 s against the same service: admission control answers 200 or 503 with "
-        "`Retry-After`, `/health` stays quick. The second run's clients ignore `Retry-After` and come back every "
-        "0.5 s.",
-        (
-            Source(
-                "serve.json",
-                "python -m benchmarks.serve runs/world --clients 1,8 --overload-seconds 45 "
-                "--out docs/results/serve.json",
-            ),
-            Source(
-                "serve-impatient.json",
-                "python -m benchmarks.serve runs/world --clients 1 --teacher-questions 0 "
-                "--overload-seconds 45 --retry-after-cap-s 0.5 --out docs/results/serve-impatient.json",
-            ),
-        ),  # fmt: skip
+        "For each service of the default run: one polite client sets the reference rate (goodput 1.0); then 8, 32 "
+        "and 64 clients ask at once for 30 s, polite ones honouring `Retry-After`, impatient ones retrying at once. "
+        "Admission answers only 200 or 503; recovery is the time from the burst's end to the next answer, and "
+        "that answer's latency over a normal one.",
+        (Source("overload.json", "python -m benchmarks.overload runs/world --out docs/results/overload.json"),),
         render_overload,
     ),
     Section(

@@ -1,7 +1,6 @@
 """Load test of `python -m programs.serve` on loopback, with the teacher answering the same questions.
 
     python -m benchmarks.serve runs/world [--seconds 20] [--clients 1,8,32] [--teacher-questions 10]
-                                          [--overload-clients 64 --overload-seconds 45]
 
 Starts the service from a run directory in a subprocess on a free loopback port, then for each client
 count sends the test split's questions from that many threads for `--seconds` (bounded: the loop stops by
@@ -9,13 +8,7 @@ itself) and records requests/s, p50/p95/p99 latency and errors; peak RSS of the 
 /proc (Linux). In the same run the run's teacher program answers `--teacher-questions` of the same
 questions one after another, so the JSON states the student/teacher throughput ratio.
 
-The overload test (`--overload-seconds`, 0 to skip) sends `--overload-clients` clients at once, far more
-than the service's workers and line (`--max-waiting`) hold, while a prober asks /health every 0.1 s. A client
-refused with 503 waits as `Retry-After` tells it, at most `--retry-after-cap-s` (a cap below the service's
-figure keeps the pressure on: on a 2-core loopback, clients that come back every 0.5 s send ~100 refused
-requests a second, and their handling takes most of the CPU from the answers); it
-records the statuses (admission control should answer only 200 and 503), the answers per second, the
-/health p99, and the latency of the first request after the burst against the one before it. Last, 500
+Overload (polite and impatient clients, both services) is `benchmarks.overload`. Last, 500
 requests to random unknown paths must leave the size of /metrics unchanged.
 
 Simplified: the teacher is measured sequentially in this process (a local teacher is one model on the
@@ -108,75 +101,6 @@ def load_level(url: str, questions: list[str], clients: int, seconds: float) -> 
     }
 
 
-def one_answer_s(url: str, question: str) -> float:
-    """Seconds one request takes on an idle service."""
-    started = time.perf_counter()
-    response = httpx.post(f"{url}/v1/answer", json={"question": question}, timeout=120)
-    response.raise_for_status()
-    return time.perf_counter() - started
-
-
-def drain_s(url: str, limit_s: float = 300) -> float:
-    """Seconds until the service computes nothing (computations of requests answered 504 may still run)."""
-    started = time.perf_counter()
-    while time.perf_counter() - started < limit_s:
-        busy = [line for line in httpx.get(f"{url}/metrics").text.splitlines() if line.startswith("ragdistill_in_f")]
-        if busy and float(busy[0].split()[-1]) == 0:
-            break
-        time.sleep(0.2)
-    return time.perf_counter() - started
-
-
-def overload(url: str, questions: list[str], clients: int, seconds: float, retry_cap_s: float) -> dict:
-    """`clients` clients asking at once for `seconds` while /health is probed; statuses and latencies."""
-    statuses: dict[str, int] = {}
-    health_s: list[float] = []
-    lock = threading.Lock()
-    before_s = one_answer_s(url, questions[0])
-    stop = time.monotonic() + seconds
-
-    def client(offset: int) -> None:
-        with httpx.Client(timeout=120) as http:
-            i = offset
-            while time.monotonic() < stop:
-                response = http.post(f"{url}/v1/answer", json={"question": questions[i % len(questions)]})
-                with lock:
-                    statuses[str(response.status_code)] = statuses.get(str(response.status_code), 0) + 1
-                if response.status_code == 503:  # a polite client waits as told (capped: the burst must go on)
-                    time.sleep(min(float(response.headers.get("Retry-After", 1)), retry_cap_s, stop - time.monotonic()))
-                i += clients
-
-    def probe() -> None:
-        with httpx.Client(timeout=30) as http:
-            while time.monotonic() < stop:
-                started = time.perf_counter()
-                http.get(f"{url}/health").raise_for_status()
-                health_s.append(time.perf_counter() - started)
-                time.sleep(0.1)
-
-    threads = [threading.Thread(target=client, args=(offset,)) for offset in range(clients)]
-    threads.append(threading.Thread(target=probe))
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    wall = seconds + max(0.0, time.monotonic() - stop)
-    drained_s = drain_s(url)
-    after_s = one_answer_s(url, questions[1])
-    return {
-        "clients": clients,
-        "retry_after_cap_s": retry_cap_s,
-        "seconds": round(wall, 1),
-        "statuses": dict(sorted(statuses.items())),
-        "answers_per_s": round(statuses.get("200", 0) / wall, 2),
-        "health_probes": len(health_s),
-        "health_p99_ms": round(float(np.percentile(np.asarray(health_s) * 1000, 99)), 1),
-        "drain_after_burst_s": round(drained_s, 1),
-        "answer_before_burst_ms": round(before_s * 1000, 1),
-        "first_answer_after_burst_ms": round(after_s * 1000, 1),
-    }
-
-
 def metrics_growth(url: str, requests: int = 500) -> dict:
     """Lines and bytes of /metrics before and after `requests` requests to random unknown paths."""
     rng = random.Random(0)
@@ -214,15 +138,11 @@ def teacher_rate(run_dir: Path, questions: list[str]) -> float:
 @click.option("--workers", default=4, show_default=True, help="The service's --workers.")
 @click.option("--max-waiting", default=32, show_default=True, help="The service's --max-waiting.")
 @click.option("--teacher-questions", default=10, show_default=True, help="Questions the teacher is timed on (0: skip).")
-@click.option("--overload-clients", default=64, show_default=True, help="Clients of the overload test.")
-@click.option("--overload-seconds", default=0.0, show_default=True, help="Duration of the overload test (0: skip).")
-@click.option("--retry-after-cap-s", default=60.0, show_default=True,
-              help="Longest wait of a refused overload client, whatever Retry-After says.")  # fmt: skip
 @out_option
 @exit_cleanly_on_error
-def main(run_dir: Path, seconds: float, clients: str, workers: int, max_waiting: int, teacher_questions: int,
-         overload_clients: int, overload_seconds: float, retry_after_cap_s: float, out: str | None,
-         ) -> None:  # fmt: skip
+def main(
+    run_dir: Path, seconds: float, clients: str, workers: int, max_waiting: int, teacher_questions: int, out: str | None
+) -> None:
     """Load-test the QA service of RUN_DIR and compare its throughput with the run's teacher; print JSON."""
     questions = [example.question for example in load_examples("test", limit=200)]
     port = free_port()
@@ -230,9 +150,6 @@ def main(run_dir: Path, seconds: float, clients: str, workers: int, max_waiting:
     process = start_service(run_dir, port, workers, max_waiting)
     try:
         levels = [load_level(url, questions, int(n), seconds) for n in clients.split(",") if n.strip()]
-        burst = None
-        if overload_seconds > 0:
-            burst = overload(url, questions, overload_clients, overload_seconds, retry_after_cap_s)
         growth = metrics_growth(url)
         peak = peak_rss_mb(process.pid)
     finally:
@@ -244,7 +161,6 @@ def main(run_dir: Path, seconds: float, clients: str, workers: int, max_waiting:
         "run": str(run_dir),
         "service": {"workers": workers, "max_waiting": max_waiting},
         "levels": levels,
-        "overload": burst,
         "metrics_growth": growth,
         "service_peak_rss_mb": round(peak, 1) if peak else None,
         "teacher_answers_per_s": round(teacher, 3) if teacher else None,

@@ -67,8 +67,9 @@ class CompileConfig:
     targets: Targets = "both"
     """Where student targets come from: `traces` (teacher outputs that pass the metric), `gold`, or `both`."""
     traces_from: str | None = None
-    """Train the student on the teacher traces saved by this earlier run (same program and training data): no
-    teacher call, the teacher-side settings are ignored and the report leaves the teacher out."""
+    """Train the student on the teacher traces saved by this earlier run (its directory, or its name under --out;
+    same program and training data): no teacher call, the teacher-side settings are ignored and the report leaves
+    the teacher out."""
     retriever: RetrieverName = "colbert"
     """Retriever over the index: colbert, bm25, hybrid or bm25+rerank."""
     k: int = 5

@@ -33,8 +33,11 @@ from programs.rundir import TRACES_FILE, Run, program_file, read_run_manifest
 
 
 def traces_source(config: CompileConfig) -> Path:
-    """The run directory named by `--traces-from`, refused when it holds no traces."""
+    """The run directory named by `--traces-from` (a path, or the name of a run under `--out`), refused when it
+    holds no traces."""
     source = Path(str(config.traces_from))
+    if not source.is_dir() and (Path(config.out) / source).is_dir():
+        source = Path(config.out) / source
     if source.resolve() == config.run_dir.resolve():
         raise ConfigError(f"--traces-from {source} is the run being compiled: choose another --name")
     if not (source / TRACES_FILE).is_file():

@@ -114,7 +114,7 @@ def test_traces_from_and_resume_work_for_a_users_program(tiny_t5_dir: Path, tmp_
         "--baseline-test-size", "1", "--epochs", "1", "--out", str(tmp_path),
     ]  # fmt: skip
     assert CliRunner().invoke(compile_main, [*options, "--name", "first"]).exit_code == 0
-    again = CliRunner().invoke(compile_main, [*options, "--name", "second", "--traces-from", str(tmp_path / "first")])
+    again = CliRunner().invoke(compile_main, [*options, "--name", "second", "--traces-from", "first"])  # a run name
     assert again.exit_code == 0, again.output
     assert read_training_pairs(tmp_path / "second" / "student") == read_training_pairs(tmp_path / "first" / "student")
     assert "teacher_compiled" not in json.loads((tmp_path / "second" / "report" / "report.json").read_text())["systems"]

@@ -27,6 +27,17 @@ from typing import Any
 from core.log import say
 
 
+def _read_umask() -> int:
+    mask = os.umask(0)  # the only portable way to read it: set and restore, once, at import
+    os.umask(mask)
+    return mask
+
+
+UMASK = _read_umask()
+"""The process's umask: an artifact gets the mode a plain `open()` or `mkdir()` would give it, not the private
+mode of a temporary (`mkstemp` makes 0600, `mkdtemp` 0700)."""
+
+
 def temp_stem(target: Path) -> str:
     """The name every temporary of `target` starts with, before its owner's pid: `.{name}.tmp-`."""
     return f".{target.name}.tmp-"
@@ -88,6 +99,7 @@ def atomic_dir(target: str | os.PathLike) -> Iterator[Path]:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     old = target.with_name(f"{temp_stem(target)}{os.getpid()}-old")
+    tmp.chmod(0o777 & ~UMASK)
     if target.exists():
         os.replace(target, old)
     os.replace(tmp, target)
@@ -104,6 +116,8 @@ def atomic_file(path: str | os.PathLike, suffix: str = "") -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        if Path(tmp).exists():
+            os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from core.atomic import scratch_dir, write_json_atomic
+from core.atomic import atomic_dir, scratch_dir, write_json_atomic
 from retrieval.build import build_index
 from retrieval.compat import extensions_dir
 from retrieval.warmup import warm_up
@@ -189,3 +190,14 @@ def test_compile_killed_mid_stage_resumes_without_redoing_finished_stages(tmp_pa
     }
     assert (tmp_path / "run" / "teacher_program.json").stat().st_mtime_ns == teacher_mtime
     assert {"student", "student_program.json", "report"} <= set(visible(tmp_path / "run"))
+
+
+def test_atomic_artifacts_get_the_mode_a_plain_write_gives(tmp_path: Path):
+    plain_file, plain_dir = tmp_path / "plain.json", tmp_path / "plain"
+    plain_file.write_text("{}")
+    plain_dir.mkdir()
+    write_json_atomic(tmp_path / "report.json", {"ok": True})
+    with atomic_dir(tmp_path / "index") as building:
+        (building / "part").write_text("x")
+    assert stat.S_IMODE((tmp_path / "report.json").stat().st_mode) == stat.S_IMODE(plain_file.stat().st_mode)
+    assert stat.S_IMODE((tmp_path / "index").stat().st_mode) == stat.S_IMODE(plain_dir.stat().st_mode)

@@ -34,7 +34,8 @@ class LoRATrainConfig:
     dropout: float = 0.05
     """Dropout on the LoRA input."""
     target_modules: tuple[str, ...] | None = None
-    """Module names that get LoRA updates; default q,v for seq2seq and every linear layer for causal models."""
+    """Module names that get LoRA updates; default q,v for seq2seq and every linear layer for causal models (a
+    compile of the bundled QA programs: q,v for both)."""
     learning_rate: float | None = None
     """Peak AdamW learning rate; default 1e-4 for seq2seq, 1e-3 for causal (measured best for SmolLM2)."""
     epochs: float = 3.0

@@ -17,7 +17,7 @@ from core.log import say
 from data.loaders import Passage
 from optimizers import make_optimizer
 from optimizers.traces import trace_records, write_traces
-from programs.compile.config import CompileConfig
+from programs.compile.config import CompileConfig, student_training
 from programs.compile.reuse import fingerprints, reuse_teacher, saved_traces
 from programs.evaluate.report import REPORT_PAGE
 from programs.rundir import REPORT_DIR, STUDENT_DIR, TRACES_FILE, Run, open_program, program_file, save_program
@@ -128,7 +128,9 @@ def student_stage(
         ),
         targets=config.targets,
         train_kwargs=train_kwargs(
-            config.training, output_dir=(run.dir / STUDENT_DIR).resolve(), processes=config.train_processes
+            student_training(config, resolved.family),
+            output_dir=(run.dir / STUDENT_DIR).resolve(),
+            processes=config.train_processes,
         ),
         num_threads=config.threads,
         passages=None if is_user_program(run.manifest["program"]) else {passage.pid: passage for passage in corpus},

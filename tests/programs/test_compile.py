@@ -18,7 +18,7 @@ from engine.ct2 import ct2_unavailable
 from finetune.config import LoRATrainConfig
 from optimizers.traces import read_traces
 from programs.compile.__main__ import main
-from programs.compile.config import CompileConfig
+from programs.compile.config import QA_LORA_TARGETS, CompileConfig, student_training
 
 
 def run(*args: str):
@@ -60,6 +60,15 @@ def test_the_training_options_build_the_nested_training_config():
         progress=True,
     )  # fmt: skip
     assert given.train_minutes == 0 and not hasattr(given, "epochs")
+
+
+def test_bundled_qa_programs_train_a_causal_student_on_q_and_v_unless_told_otherwise():
+    assert student_training(CompileConfig(), "causal").target_modules == QA_LORA_TARGETS["causal"]
+    assert student_training(CompileConfig(), "seq2seq").target_modules is None  # the family's own default
+    given = CompileConfig(training=LoRATrainConfig(target_modules=("o_proj",)))
+    assert student_training(given, "causal").target_modules == ("o_proj",)
+    users = CompileConfig(program="examples.ticket_triage.program:build")
+    assert student_training(users, "causal").target_modules is None  # every linear layer
 
 
 def with_training_passages(tmp_path: Path, tiny_corpus: list[Passage]) -> Path:
@@ -129,9 +138,9 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
     assert again_manifest["program"] == "multihop" and again_manifest["teacher"]["from_run"] == str(run_dir)
     assert again_manifest["targets"]["steps"] == steps  # the same targets for each hop's query and the answer
     assert read_traces(replayed_dir / "traces.jsonl")[1] == read_traces(run_dir / "traces.jsonl")[1]
-    assert (
-        again_manifest["student"]["family"] == "causal" and (replayed_dir / "student" / "adapter_config.json").is_file()
-    )
+    assert again_manifest["student"]["family"] == "causal"
+    adapter = json.loads((replayed_dir / "student" / "adapter_config.json").read_text())
+    assert set(adapter["target_modules"]) == set(QA_LORA_TARGETS["causal"])  # a bundled QA program's LoRA targets
 
 
 @pytest.mark.parametrize(

@@ -170,6 +170,38 @@ def render_distill_any(results: dict[str, dict]) -> list[str]:
     return lines
 
 
+def render_multihop(results: dict[str, dict]) -> list[str]:
+    """The multi-hop program's student: answers, whether its context holds every gold passage, what each hop did."""
+    rows = []
+    for doc in results.values():
+        student, hops = doc["student"], doc["student"].get("hop_query_recall") or {}
+        searched = ", ".join(f"{hop.replace('_', ' ')}: {v['searched']} ({v['found']} found gold)"
+                             for hop, v in hops.items())  # fmt: skip
+        errors = student["gold_errors"]
+        rows.append([doc["dataset"], doc["fusion"], str(student["questions"]), num(student["em"]), num(student["f1"]),
+                     pct(student["all_gold_in_context"]), pct(doc["question_only"]["all_gold_in_context"]), searched,
+                     str(errors.get("reading_error", 0)), str(errors.get("retrieval_error", 0)),
+                     num(doc["minutes"]["compile"], 1)])  # fmt: skip
+    header = ["Data", "fusion", "test questions", "EM", "F1", "all gold in context", "question only, same budget",
+              "hops searched", "reading errors", "retrieval errors", "compile min"]  # fmt: skip
+    return table(header, rows)
+
+
+def render_unanswerable(results: dict[str, dict]) -> list[str]:
+    """The RAG student trained without and with unanswerable rows, on the same test questions."""
+    lines = []
+    for doc in results.values():
+        rows = [
+            [name.replace("_", " "), f"{run['answerable']} + {run['unanswerable']}", num(run["answerable_em"]),
+             pct(run["abstention_recall"]), pct(run["abstention_precision"]), num(run["minutes"], 1)]
+            for name, run in doc["runs"].items()
+        ]  # fmt: skip
+        lines += table(["Training data", "test questions (answerable + not)", "answerable EM",
+                        "unanswerable refused", "refusals that were right", "compile min"], rows)  # fmt: skip
+        lines += [f"Answerable EM drop: {num(doc.get('answerable_em_drop'))}.", ""]
+    return lines
+
+
 def _run_source(file: str, compile_options: str, *, eval_limit: int | None = None) -> Source:
     evaluate = f" --eval-limit {eval_limit}" if eval_limit else ""
     return Source(file, f"python -m benchmarks.run{evaluate} --out docs/results/{file} -- {compile_options}")
@@ -223,6 +255,26 @@ SECTIONS = [
             ),
         ),  # fmt: skip
         render_hops,
+    ),
+    Section(
+        "Multi-hop: fused search on real and bundled questions",
+        "The multi-hop program compiled end to end: every hop searches with the student's query fused with the "
+        'question (`--fusion rrf`). "question only" searches with the question alone for as many passages as the '
+        "student's context held; a reading error had every gold passage in its context, a retrieval error did not.",
+        (
+            Source(
+                "multihop-hotpotqa.json",
+                "python -m benchmarks.multihop --baseline-test-size 1 --out docs/results/multihop-hotpotqa.json",
+            ),
+        ),  # fmt: skip
+        render_multihop,
+    ),
+    Section(
+        "Unanswerable questions",
+        "The RAG program on SQuAD, trained without and with a quarter of unanswerable rows (HotpotQA questions about "
+        "other articles, added the SQuAD v2 way by `data.unanswerable`); both answer the same test questions.",
+        (Source("unanswerable.json", "python -m benchmarks.unanswerable --out docs/results/unanswerable.json"),),
+        render_unanswerable,
     ),
     Section(
         "Your own DSPy programs",

@@ -5,7 +5,8 @@
   `ServiceMetrics` (`app.state.metrics`) served at `GET /metrics`;
 - three ASGI middlewares, outermost first: the metrics (they count every answer, refusals included), the
   guard (API key in a header or the query string, body size limit; `core.serving.guard`) and the door
-  (503 + `Retry-After` before the body is read while admission is full; `core.serving.door`);
+  (503 + `Retry-After` before the body is read while admission is full, held `refusal_hold_s` first;
+  `core.serving.door`);
 - one exception handler per error, each answering the one envelope (`core.serving.envelope`): 400 for a
   body that is not JSON, `invalid_status` for a request that does not fit the schema (422, or 400 where a
   protocol says so), 401, 404, 405, 413, 500, 503 (with `Retry-After`), 504, and 499 for a request whose
@@ -54,12 +55,17 @@ class ServiceConfig:
     api_key: str | None = None
     """Key every request but /health must send (Bearer, X-API-Key or ?api_key=), needed off loopback; else
     $RAGDISTILL_API_KEY."""
+    refusal_hold_s: float = 1.0
+    """Seconds a 503 is held before it is sent (at most its Retry-After; 0: at once), so that clients retrying
+    at once ask about once a second instead of hundreds of times, and their refusals leave the CPU to the work."""
 
     def __post_init__(self) -> None:
         if self.max_waiting < 0 or min(self.timeout_s, self.warmup_timeout_s) <= 0 or self.max_body_bytes < 1:
             raise ConfigError(
                 "--max-waiting must be >= 0, --timeout-s and --warmup-timeout-s > 0, and --max-body-bytes >= 1"
             )
+        if self.refusal_hold_s < 0:
+            raise ConfigError("--refusal-hold-s must not be negative")
 
     def key(self) -> str | None:
         """The API key: the option, else the environment variable, else none."""
@@ -88,7 +94,9 @@ def service_app(
 
     if invalid_status != 422:
         undeclare_422(app)
-    app.add_middleware(DoorMiddleware, admission=app.state.admission, computing_paths=computing_paths)
+    app.add_middleware(
+        DoorMiddleware, admission=app.state.admission, computing_paths=computing_paths, hold_s=config.refusal_hold_s
+    )
     app.add_middleware(GuardMiddleware, api_key=config.key(), max_body_bytes=config.max_body_bytes)
     app.add_middleware(MetricsMiddleware, metrics=metrics)  # outermost: counts what the guard and door refuse too
     return app

@@ -19,6 +19,7 @@ from pydantic import BaseModel
 
 from core.serving.admission import AdmissionConfig
 from core.serving.app import ServiceConfig, service_app
+from core.serving.door import DoorMiddleware
 
 
 class Item(BaseModel):
@@ -26,8 +27,9 @@ class Item(BaseModel):
 
 
 def held_app(release: threading.Event, started: threading.Event):
-    """A service whose one worker computes until `release` is set, and whose line has no places."""
-    config = ServiceConfig(max_waiting=0, timeout_s=30)
+    """A service whose one worker computes until `release` is set, and whose line has no places (refusals are
+    sent at once: holding them is tested on its own below)."""
+    config = ServiceConfig(max_waiting=0, timeout_s=30, refusal_hold_s=0)
     app = service_app("door test", "", config, AdmissionConfig(workers=1, max_waiting=0, timeout_s=30), ["/work"])
     app.state.admission.rng = random.Random(0)
 
@@ -98,6 +100,52 @@ def test_a_full_service_refuses_at_the_door_without_reading_the_body():
             assert (await holding).json() == {"ok": True}
             after = await client.post("/work", content=b"{not json", headers={"content-type": "application/json"})
             assert after.status_code == 400  # with room again, the request reaches the app and its validation
+
+    asyncio.run(scenario())
+    app.state.admission.pool.shutdown()
+
+
+def test_refusals_are_held_before_they_are_sent_but_never_more_than_max_held_at_once():
+    release, started = threading.Event(), threading.Event()
+    app = held_app(release, started)
+    holds: list[float] = []
+    let_go = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:  # stands in for asyncio.sleep: records the hold, waits for the test
+        holds.append(seconds)
+        await let_go.wait()
+
+    door = DoorMiddleware(app, app.state.admission, ["/work"], hold_s=0.5, max_held=1, sleep=sleep)
+
+    async def refuse(sent: list[dict]) -> None:
+        scope, _ = asgi_request("/work", b"{}")
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"{}", "more_body": False}
+
+        async def send(message: dict) -> None:
+            sent.append(message)
+
+        await door(scope, receive, send)
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            holding = asyncio.create_task(client.post("/work", json={"x": 1}))
+            await asyncio.to_thread(started.wait, 30)
+            first, second = [], []
+            held = asyncio.create_task(refuse(first))
+            while not holds:  # the first refusal is being held
+                await asyncio.sleep(0)
+            assert first == [] and door.held == 1
+            await refuse(second)  # one is held already: the second is sent at once
+            assert second[0]["status"] == 503 and holds == [0.5]
+            let_go.set()
+            await held
+            assert first[0]["status"] == 503 and door.held == 0
+            assert int(dict(first[0]["headers"])[b"retry-after"]) >= 0.5  # held no longer than its Retry-After
+            release.set()
+            await holding
 
     asyncio.run(scenario())
     app.state.admission.pool.shutdown()

@@ -7,8 +7,9 @@ In a temporary directory, `data.unanswerable` adds questions of the HotpotQA sam
 first `--answerable` questions of the SQuAD sample, `--share` of the result. Then the bundled RAG program is compiled
 twice with the same settings over the SQuAD corpus: `plain` trains on the first `--train-size` SQuAD questions,
 `with_unanswerable` on the first `--train-size` rows of the file with unanswerable rows (the same share of them);
-both use the next 20 rows of that file for validation and are tested on its last `--test-size` rows, so both
-students answer the same questions. Printed JSON (`benchmarks.results.emit`), per run:
+both use the next 40 rows of that file for validation (where the refusal threshold is chosen, `programs.refusal`)
+and are tested on its last `--test-size` rows, so both students answer the same questions.
+Printed JSON (`benchmarks.results.emit`), per run:
 
 - `answerable_em`: EM on the test questions that have an answer;
 - `abstention_recall`: the share of unanswerable test questions answered "unanswerable";
@@ -39,7 +40,7 @@ from optimizers.metrics import abstained
 from programs.compile.config import CompileConfig, compile_training
 from programs.rundir import REPORT_DIR
 
-DEV_SIZE = 20
+DEV_SIZE = 40
 STUDENT = "student_distilled"
 
 

@@ -31,6 +31,10 @@ the question itself (from the second hop on, the question followed by the lead s
 best passage: what is known so far) and keeps the top `k` of the two rankings fused by reciprocal rank
 (`retrieval.fusion`; on ties the question's ranking wins). `fusion="off"` searches with the written query alone.
 
+Both QA programs can refuse (`refusal_threshold`, None by default: never): a distilled student whose
+validation questions include unanswerable ones answers `UNANSWERABLE` when it finds that string about as likely
+as its own answer (`programs.refusal`).
+
 Simplified: one `dspy.Predict` per step (no chain of thought), one or two searches per hop (no batching), and
 multi-hop context is the de-duplicated union of every hop's passages, latest hop first (no re-ranking).
 """
@@ -45,7 +49,9 @@ from dspy.evaluate.metrics import normalize_text
 
 from core.errors import ConfigError, ProgramError, ServiceError, first_line
 from core.serving.guard import redact_key
+from data.loaders import UNANSWERABLE
 from optimizers.targets import NO_QUERY
+from programs.refusal import refusal_gap, refuses
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
 from retrieval.base import Hit, check_k
 from retrieval.fusion import reciprocal_rank_fusion
@@ -110,14 +116,13 @@ class RAG(dspy.Module):
         self.search = PassageSearch(retriever)
         self.k = k
         self.generate_answer = dspy.Predict(GenerateAnswer)
+        self.refusal_threshold: float | None = None
 
     def forward(self, question: str) -> dspy.Prediction:
         hits = self.search.search(question, self.k)
         context = [hit.as_context() for hit in hits]
-        prediction = self.generate_answer(context=context, question=question)
-        return dspy.Prediction(
-            answer=prediction.answer, context=context, passages=hits, hop_pids=[[hit.pid for hit in hits]]
-        )
+        answer = answer_or_refuse(self, context, question)
+        return dspy.Prediction(answer=answer, context=context, passages=hits, hop_pids=[[hit.pid for hit in hits]])
 
 
 class MultiHopRAG(dspy.Module):
@@ -136,6 +141,7 @@ class MultiHopRAG(dspy.Module):
         self.fusion = fusion
         self.generate_query = [dspy.Predict(GenerateSearchQuery) for _ in range(hops)]
         self.generate_answer = dspy.Predict(GenerateAnswer)
+        self.refusal_threshold: float | None = None
 
     def forward(self, question: str) -> dspy.Prediction:
         found_by_hop: list[list[Hit]] = []  # the passages each hop added, none twice
@@ -160,14 +166,21 @@ class MultiHopRAG(dspy.Module):
             found_by_hop.append(added)
         hits = [hit for hits in reversed(found_by_hop) for hit in hits]
         context = [hit.as_context() for hit in hits]
-        prediction = self.generate_answer(context=context, question=question)
-        return dspy.Prediction(
-            answer=prediction.answer, context=context, passages=hits, hop_pids=hop_pids, query_pids=query_pids
-        )
+        answer = answer_or_refuse(self, context, question)
+        return dspy.Prediction(answer=answer, context=context, passages=hits, hop_pids=hop_pids, query_pids=query_pids)
 
     def fused(self, written: list[Hit], anchor: str) -> list[Hit]:
         """The top `k` of the anchor's ranking fused with the written query's (the anchor's first on ties)."""
         return reciprocal_rank_fusion([self.search.search(anchor, self.k), written], key=lambda hit: hit.pid)[: self.k]
+
+
+def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: str) -> str:
+    """The program's answer from `context`, or `UNANSWERABLE` when its refusal gap reaches its `refusal_threshold`."""
+    answer = program.generate_answer(context=context, question=question).answer
+    if program.refusal_threshold is None:
+        return answer
+    gap = refusal_gap(program.generate_answer.lm or dspy.settings.lm, context, question, answer)
+    return UNANSWERABLE if refuses(gap, program.refusal_threshold) else answer
 
 
 def anchor_query(question: str, previous: list[Hit]) -> str:

@@ -127,6 +127,8 @@ def open_program(
         ) from None
     if state is not None:
         load_program_state(program, state, source=state_path)
+    if use == "student" and hasattr(program, "refusal_threshold"):
+        program.refusal_threshold = (manifest.get("student") or {}).get("refusal_threshold")
     return program
 
 

@@ -105,7 +105,7 @@ def compile_run(config: CompileConfig) -> dict:
     stages = {
         "index": lambda: index_stage(run, config, corpus),
         "teacher": lambda: teacher_stage(run, config, data["train"], data["dev"], metric),
-        "student": lambda: student_stage(run, config, data["train"], corpus, metric),
+        "student": lambda: student_stage(run, config, data["train"], data["dev"], corpus, metric),
         "report": lambda: report_stage(run, config, data["test"]),
     }
     # One adapter for every LM: the flat student prompt for students, ChatAdapter (no JSON retry) for teachers.

@@ -107,11 +107,17 @@ def teacher_and_traces(
 
 
 def student_stage(
-    run: Run, config: CompileConfig, trainset: list[dspy.Example], corpus: list[Passage], metric: Callable
+    run: Run,
+    config: CompileConfig,
+    trainset: list[dspy.Example],
+    devset: list[dspy.Example],
+    corpus: list[Passage],
+    metric: Callable,
 ) -> dict:
     """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`), keeping the
     teacher traces `metric` passes; the corpus gives the supporting passages that gold search-query targets of the
-    bundled programs are derived from."""
+    bundled programs are derived from. A bundled QA student whose `devset` holds unanswerable questions gets a
+    refusal threshold (`programs.refusal`)."""
     from engine.models import resolve_model
     from finetune.lm import StudentLM, anchor_students
     from finetune.provider import train_kwargs
@@ -142,6 +148,7 @@ def student_stage(
     write_traces(run.dir / TRACES_FILE, fingerprints(run, teacher, trainset), records)
     anchor_students(student, run.dir)
     save_program(student, run.dir / program_file("student"))
+    refusal_threshold = None if is_user_program(run.manifest["program"]) else student_refusal(student, devset)
     trained = read_student_record(run.dir / STUDENT_DIR).get("result", {})
     figures = ("epochs_completed", "precision", "train_seconds", "batch_size", "processes")
     training = {key: trained.get(key) for key in figures}
@@ -156,12 +163,24 @@ def student_stage(
             "family": resolved.family,
             "note": resolved.note,
             "adapter_dir": STUDENT_DIR,
+            "refusal_threshold": refusal_threshold,
             **used,
         },
         "targets": {"mode": config.targets, **distill.stats},
         "training": training,
         "traces": {"file": TRACES_FILE, "examples": len(records), "from_run": config.traces_from},
     }
+
+
+def student_refusal(student: dspy.Module, devset: list[dspy.Example]) -> float | None:
+    """The distilled QA program's refusal threshold, chosen on `devset` (`programs.refusal`; None: never refuse)."""
+    from programs.refusal import calibrate_refusal
+
+    threshold = calibrate_refusal(student, devset)
+    if threshold is not None:
+        say(f"the student refuses when log p(unanswerable) - log p(answer) >= {threshold:.2f} "
+            "(chosen on the validation questions)", detail=True)  # fmt: skip
+    return threshold
 
 
 def report_stage(run: Run, config: CompileConfig, testset: list[dspy.Example]) -> dict:

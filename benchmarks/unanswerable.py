@@ -7,8 +7,9 @@ In a temporary directory, `data.unanswerable` adds questions of the HotpotQA sam
 first `--answerable` questions of the SQuAD sample, `--share` of the result. Then the bundled RAG program is compiled
 twice with the same settings over the SQuAD corpus: `plain` trains on the first `--train-size` SQuAD questions,
 `with_unanswerable` on the first `--train-size` rows of the file with unanswerable rows (the same share of them);
-both use the next 40 rows of that file for validation (where the refusal threshold is chosen, `programs.refusal`)
-and are tested on its last `--test-size` rows, so both students answer the same questions.
+each validates on the next 40 rows of its own file (so only `with_unanswerable` gets a refusal threshold,
+`programs.refusal`), and both are tested on the last `--test-size` rows of the file with unanswerable rows, so
+both students answer the same questions.
 Printed JSON (`benchmarks.results.emit`), per run:
 
 - `answerable_em`: EM on the test questions that have an answer;
@@ -105,7 +106,7 @@ def main(answerable: int, share: float, train_size: int, test_size: int, teacher
         config = CompileConfig(
             name=name, out=str(root), program="rag", teacher=teacher, **({"student": student} if student else {}),
             retriever=retriever, corpus=str(corpus_path), index_dir=str(index_dir), train=f"{train}[:{train_size}]",
-            dev=f"{mixed}[{train_size}:{train_size + DEV_SIZE}]", test=f"{mixed}[-{test_size}:]",
+            dev=f"{train}[{train_size}:{train_size + DEV_SIZE}]", test=f"{mixed}[-{test_size}:]",
             train_size=train_size, dev_size=DEV_SIZE, test_size=test_size, baseline_test_size=1, training=training,
         )  # fmt: skip
         started = time.perf_counter()

@@ -8,17 +8,21 @@ and `refusal_gap` is log p(unanswerable) - log p(answer). A program with a `refu
 gap reaches it.
 
 The threshold is chosen on the validation questions (`calibrate_refusal`), only when they hold unanswerable ones:
-the lowest that refuses none of the answers the student got right there (halfway to the next gap above them), so
-refusing costs as little answerable EM as the validation set can tell, provided it refuses at least one
-unanswerable question there. It is saved in the run's manifest
-(`student.refusal_threshold`) and applied when the run's distilled program is opened (`programs.rundir`).
+the highest that refuses a chosen share of them (`refusal_recall`, `--refusal-recall`, 0.7 by default), so refusing
+costs as few answers as that operating point allows. The share is set above what one wants on new questions: with
+ten or twenty unanswerable validation questions the share a threshold refuses elsewhere varies by about a tenth
+either way. (Picking the threshold under which the most validation questions come out right, as SQuAD 2.0's
+evaluation does, needs many right answers to place it; a small student gets only a few.) It is saved in the
+run's manifest (`student.refusal_threshold`) and applied when the run's distilled program is opened
+(`programs.rundir`).
 
-Simplified: one threshold per run, from a small validation set (20 questions by default); LMs that cannot
-score (teachers, a served student) never refuse this way.
+Simplified: one threshold per run, from a small validation set (20 questions by default), blind to what refusing
+costs the answerable ones there; LMs that cannot score (teachers, a served student) never refuse this way.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import dspy
@@ -26,8 +30,10 @@ import dspy
 from data.loaders import UNANSWERABLE
 from finetune.lm import StudentLM
 from finetune.prompt import build_prompt, format_completion
-from optimizers.metrics import abstained, exact_match, gold_answers, is_unanswerable
+from optimizers.metrics import abstained, gold_answers, is_unanswerable
 from programs.signatures import GenerateAnswer
+
+DEFAULT_RECALL = 0.7
 
 
 def refusal_gap(lm: Any, context: list[str], question: str, answer: str) -> float | None:
@@ -46,25 +52,26 @@ def refuses(gap: float | None, threshold: float | None) -> bool:
     return gap is not None and threshold is not None and gap >= threshold
 
 
-def choose_threshold(gaps: list[float | None], answers: list[str], golds: list[list[str]]) -> float | None:
-    """The lowest threshold that refuses none of the right answers among these questions, halfway between the
-    highest gap of a right answer and the next gap above it (0 when no answer is right); None (never refuse)
-    when it would refuse no unanswerable question."""
-    known = [(gap, answer, gold) for gap, answer, gold in zip(gaps, answers, golds, strict=True) if gap is not None]
-    right = [gap for gap, answer, gold in known if not is_unanswerable(gold) and exact_match(answer, gold)]
-    if not right:
-        threshold = 0.0
-    else:
-        floor = max(right)
-        above = [gap for gap, _, _ in known if gap > floor]
-        threshold = (floor + min(above)) / 2 if above else floor + 1.0
-    refused = [gap for gap, _, gold in known if is_unanswerable(gold) and refuses(gap, threshold)]
-    return threshold if refused else None
+def choose_threshold(
+    gaps: list[float | None], answers: list[str], golds: list[list[str]], recall: float = DEFAULT_RECALL
+) -> float | None:
+    """The highest threshold that refuses at least `recall` of the unanswerable questions among these, counting
+    those already answered `UNANSWERABLE`: halfway between the lowest gap it must refuse and the next gap below.
+    None (never refuse) when no refusal is needed or none can be made."""
+    rows = zip(gaps, answers, golds, strict=True)
+    unanswerable = [(gap, answer) for gap, answer, gold in rows if is_unanswerable(gold)]
+    needed = math.ceil(recall * len(unanswerable) - 1e-9) - sum(abstained(answer) for _, answer in unanswerable)
+    refusable = sorted((gap for gap, _ in unanswerable if gap is not None), reverse=True)
+    if needed <= 0 or not refusable:
+        return None
+    lowest = refusable[min(needed, len(refusable)) - 1]
+    below = [gap for gap in gaps if gap is not None and gap < lowest]
+    return (lowest + max(below)) / 2 if below else lowest - 1.0
 
 
-def calibrate_refusal(program: dspy.Module, devset: list[dspy.Example]) -> float | None:
-    """The refusal threshold of a distilled QA `program` on `devset`; None when no dev question is unanswerable
-    or the program's answer LM cannot score."""
+def calibrate_refusal(program: dspy.Module, devset: list[dspy.Example], recall: float = DEFAULT_RECALL) -> float | None:
+    """The refusal threshold of a distilled QA `program` refusing `recall` of the unanswerable questions of
+    `devset`; None when none is unanswerable or the program's answer LM cannot score."""
     if not any(is_unanswerable(gold_answers(example)) for example in devset):
         return None
     program.refusal_threshold = None
@@ -76,4 +83,4 @@ def calibrate_refusal(program: dspy.Module, devset: list[dspy.Example]) -> float
         gaps.append(refusal_gap(lm, prediction.context, example.question, prediction.answer))
     if all(gap is None for gap in gaps):
         return None
-    return choose_threshold(gaps, answers, [gold_answers(example) for example in devset])
+    return choose_threshold(gaps, answers, [gold_answers(example) for example in devset], recall)

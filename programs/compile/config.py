@@ -119,6 +119,9 @@ class CompileConfig:
     """Validation questions used by the teacher-side optimizers."""
     test_size: int = 40
     """Test questions in the report."""
+    refusal_recall: float = 0.7
+    """When the validation questions hold unanswerable ones: the share of them the distilled QA student refuses;
+    its refusal threshold is the highest that refuses that many (`programs.refusal`)."""
     baseline_test_size: int = 8
     """Test questions the baselines (both teacher systems, the untrained base student) answer in the report, the
     first of --test-size: a local 135M teacher takes ~12 s per multi-hop question on this CPU; a hosted teacher
@@ -175,6 +178,8 @@ def validate(config: CompileConfig) -> None:
         raise ConfigError("--train-processes must be at least 1")
     if config.max_demos < 0:
         raise ConfigError("--max-demos must be 0 or more")
+    if not 0 < config.refusal_recall <= 1:
+        raise ConfigError("--refusal-recall must be above 0 and at most 1")
     for size in ("train_size", "trace_size", "dev_size", "test_size", "baseline_test_size"):
         if getattr(config, size) < 1:
             raise ConfigError(f"--{size.replace('_', '-')} must be at least 1")

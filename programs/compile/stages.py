@@ -148,7 +148,8 @@ def student_stage(
     write_traces(run.dir / TRACES_FILE, fingerprints(run, teacher, trainset), records)
     anchor_students(student, run.dir)
     save_program(student, run.dir / program_file("student"))
-    refusal_threshold = None if is_user_program(run.manifest["program"]) else student_refusal(student, devset)
+    qa_program = not is_user_program(run.manifest["program"])
+    refusal_threshold = student_refusal(student, devset, config.refusal_recall) if qa_program else None
     trained = read_student_record(run.dir / STUDENT_DIR).get("result", {})
     figures = ("epochs_completed", "precision", "train_seconds", "batch_size", "processes")
     training = {key: trained.get(key) for key in figures}
@@ -172,11 +173,12 @@ def student_stage(
     }
 
 
-def student_refusal(student: dspy.Module, devset: list[dspy.Example]) -> float | None:
-    """The distilled QA program's refusal threshold, chosen on `devset` (`programs.refusal`; None: never refuse)."""
+def student_refusal(student: dspy.Module, devset: list[dspy.Example], recall: float) -> float | None:
+    """The distilled QA program's refusal threshold, refusing `recall` of `devset`'s unanswerable questions
+    (`programs.refusal`; None: never refuse)."""
     from programs.refusal import calibrate_refusal
 
-    threshold = calibrate_refusal(student, devset)
+    threshold = calibrate_refusal(student, devset, recall)
     if threshold is not None:
         say(f"the student refuses when log p(unanswerable) - log p(answer) >= {threshold:.2f} "
             "(chosen on the validation questions)", detail=True)  # fmt: skip

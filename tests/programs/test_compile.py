@@ -154,6 +154,7 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
         (["--train", "missing.jsonl"], "missing.jsonl: no such file"),
         (["--targets", "all"], "unknown targets 'all'"),
         (["--train-processes", "0"], "--train-processes must be at least 1"),
+        (["--refusal-recall", "1.5"], "--refusal-recall must be above 0 and at most 1"),
     ],
 )
 def test_bad_input_is_one_line_and_leaves_no_run(tmp_path, options, message):

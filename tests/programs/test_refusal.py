@@ -21,24 +21,26 @@ from tests.programs.test_programs import EXAMPLES, PASSAGES, KeywordRetriever, m
 UNANSWERABLE_GOLD = [UNANSWERABLE]
 
 
-def test_the_threshold_refuses_no_right_answer_and_sits_halfway_to_the_next_gap():
-    gaps = [-4.0, -1.0, 0.5, -2.0]
-    answers = ["Miralune", "glass", "wrong", "wrong"]
-    golds = [["Miralune"], ["glass"], UNANSWERABLE_GOLD, ["Elna"]]
-    threshold = choose_threshold(gaps, answers, golds)
-    assert threshold == pytest.approx(-0.25)  # halfway between the right answer at -1.0 and the gap at 0.5
-    assert not refuses(-1.0, threshold) and refuses(0.5, threshold)
+def test_the_threshold_is_the_highest_that_refuses_the_asked_share_of_unanswerable_questions():
+    gaps = [-4.0, -1.0, 0.5, -2.0, -3.0, 1.0, -5.0]
+    answers = ["Miralune", "glass", "wrong", "wrong", "wrong", "wrong", "wrong"]
+    golds = [["Miralune"], ["glass"], UNANSWERABLE_GOLD, ["Elna"], *[UNANSWERABLE_GOLD] * 3]
+    half = choose_threshold(gaps, answers, golds, recall=0.5)
+    assert half == pytest.approx(-0.25)  # refuses the two highest (1.0, 0.5), halfway to the next gap (-1.0)
+    assert refuses(0.5, half) and not refuses(-1.0, half)
+    assert choose_threshold(gaps, answers, golds, recall=0.75) == pytest.approx(-3.5)  # down to -3.0; next is -4.0
+    assert choose_threshold(gaps, answers, golds, recall=1.0) == pytest.approx(-6.0)  # below every gap
 
 
-def test_without_a_right_answer_the_threshold_is_even_odds():
-    assert choose_threshold([0.3, -0.2], ["x", "y"], [UNANSWERABLE_GOLD, ["Elna"]]) == 0.0
+def test_answers_already_unanswerable_count_towards_the_share():
+    gaps, answers = [None, 0.3, -0.2], [UNANSWERABLE, "x", "y"]
+    golds = [UNANSWERABLE_GOLD, UNANSWERABLE_GOLD, ["Elna"]]
+    assert choose_threshold(gaps, answers, golds, recall=0.5) is None  # one of two refused already
+    assert choose_threshold(gaps, answers, golds, recall=1.0) == pytest.approx(0.05)
 
 
-def test_no_threshold_when_it_would_refuse_no_unanswerable_question():
-    gaps = [-4.0, 1.0, -3.0]
-    answers = ["wrong", "glass", "wrong"]
-    golds = [UNANSWERABLE_GOLD, ["glass"], ["Elna"]]
-    assert choose_threshold(gaps, answers, golds) is None
+def test_no_threshold_without_an_unanswerable_question_to_refuse():
+    assert choose_threshold([-4.0, 1.0], ["wrong", "glass"], [["Elna"], ["glass"]]) is None
     assert not refuses(5.0, None) and not refuses(None, -10.0)
 
 

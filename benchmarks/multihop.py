@@ -31,7 +31,7 @@ from pathlib import Path
 import click
 import dspy
 
-from benchmarks.datasets import DATASETS
+from benchmarks.datasets import DATASETS, compile_options
 from benchmarks.results import emit, out_option
 from core.errors import exit_cleanly_on_error
 from data.loaders import WORLD_DIR, load_examples
@@ -79,9 +79,7 @@ def student_figures(system: dict) -> dict:
 @click.option("--test-size", default=40, show_default=True, help="Test questions (the world has 200).")
 @click.option("--trace-size", default=8, show_default=True, help="Training questions the teacher answers.")
 @click.option("--baseline-test-size", default=8, show_default=True, help="Test questions the baselines answer.")
-@click.option("--teacher", default="smollm2", show_default=True, help="Teacher LM spec (see the compile CLI).")
-@click.option("--student", default=None, help="Student base model (default: the compile's).")
-@click.option("--retriever", default="colbert", show_default=True, help="colbert or bm25.")
+@compile_options
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: the compile's).")
 @click.option("--train-minutes", default=7.0, show_default=True, help="Cap on student training, in minutes.")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Keep the run here.")

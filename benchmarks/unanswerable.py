@@ -33,7 +33,7 @@ from pathlib import Path
 
 import click
 
-from benchmarks.datasets import DATASETS
+from benchmarks.datasets import DATASETS, compile_options
 from benchmarks.results import emit, out_option
 from core.errors import exit_cleanly_on_error
 from data.unanswerable import UNANSWERABLE_PREFIX, add_unanswerable, read_rows
@@ -80,9 +80,7 @@ def write_data(folder: Path, answerable: int, share: float) -> tuple[Path, Path]
 @click.option("--share", default=0.25, show_default=True, help="Fraction of the data that is unanswerable.")
 @click.option("--train-size", default=40, show_default=True, help="Training questions of each compile.")
 @click.option("--test-size", default=100, show_default=True, help="Test questions (the last rows of the data).")
-@click.option("--teacher", default="smollm2", show_default=True, help="Teacher LM spec (see the compile CLI).")
-@click.option("--student", default=None, help="Student base model (default: the compile's).")
-@click.option("--retriever", default="colbert", show_default=True, help="colbert or bm25.")
+@compile_options
 @click.option("--epochs", type=float, default=None, help="Training epochs (default: the compile's).")
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Keep the runs and data here.")
 @out_option

@@ -1,6 +1,6 @@
 """How well the student learns DSPy programs that are not retrieve-then-answer: `python -m benchmarks.distill_any`.
 
-For each program — the two in `benchmarks.heldout_programs`, which nobody tuned the student on, and the two
+For each program — the three in `benchmarks.heldout_programs`, which nobody tuned the student on, and the two
 bundled examples (`examples/`, marked `"tuned_on": true`) — it distils the program through the stock
 `dspy.BootstrapFinetune` with the documented adapter (`finetune.StudentAdapter`), a recorded teacher that is
 right on every example (`DummyLM`, standing in for a hosted LM) and the student's default CPU settings with

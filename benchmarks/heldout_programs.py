@@ -1,6 +1,6 @@
-"""Two DSPy programs nobody tuned the student on, with their data and a recorded teacher (`benchmarks.distill_any`).
+"""Three DSPy programs nobody tuned the student on, with their data and a recorded teacher (`benchmarks.distill_any`).
 
-Both are written in other styles than the bundled examples: signatures made from a dict of fields and from
+They are written in other styles than the bundled examples: signatures made from a dict of fields and from
 typed strings, a bare `ChainOfThought` as the whole program, a module whose steps' signatures are constructor
 arguments.
 
@@ -9,11 +9,17 @@ arguments.
 - `order_desk`: two steps sharing field names: `extract` reads a `message` into an `order` (a pydantic model:
   item, quantity, express), `confirm` reads the same `message` and that `order` and writes a `reply`.
 
-`email_desk()` and `OrderDesk()` build the programs, `*_examples(seed)` 88 examples made from templates (48 to
-train, 40 held out), `*_teacher(examples)` a `DummyLM` answering every step as a strong LM would (right on every
-example), and `*_metric` the task's metric. The templates differ from the bundled examples' (`examples/`).
+- `squad_reader`: real text, the hard one: a `ChainOfThought` step reads a SQuAD passage (up to 337 words) and a
+  crowd-written question into a short `answer` copied from the passage and its `kind` (`Literal`: a number, a
+  name or another phrase, a rule of the answer's words).
 
-Simplified: templated text; the recorded teacher stands in for a hosted LM, as it does offline everywhere.
+`email_desk()`, `OrderDesk()` and `SquadReader()` build the programs, `*_examples(seed)` 88 examples (48 to
+train, 40 held out; the first two made from templates, which differ from the bundled examples' in `examples/`,
+the third drawn from the SQuAD sample in `data/samples/`), `*_teacher(examples)` a `DummyLM` answering every step
+as a strong LM would (right on every example: SQuAD's first gold answer), and `*_metric` the task's metric.
+
+Simplified: the first two are templated text; the SQuAD sample's questions all come from one article; the
+recorded teacher stands in for a hosted LM, as it does offline everywhere.
 """
 
 from __future__ import annotations
@@ -26,6 +32,9 @@ from typing import Literal
 import dspy
 from dspy.utils import DummyLM
 from pydantic import BaseModel
+
+from data.loaders import SAMPLES_DIR
+from optimizers.metrics import exact_match
 
 PEOPLE = ["Ana Silva", "Tom Berg", "Mei Lin", "Omar Haddad", "Lena Vogel", "Raj Patel", "Sofia Rossi", "Jon Park"]
 
@@ -168,8 +177,62 @@ def order_metric(example: dspy.Example, prediction: dspy.Prediction, trace: obje
     return prediction.order == example.order and prediction.reply == example.reply
 
 
+ReadPassage = dspy.Signature(
+    "passage: str, question: str -> answer: str, kind: Literal['number', 'name', 'phrase']",
+    "Answer the question with the shortest span of the passage that answers it, and say what kind of answer it is: "
+    "a number (it holds a digit), a name (every word capitalized) or another phrase.",
+)
+
+
+class SquadReader(dspy.Module):
+    def __init__(self):
+        super().__init__()
+        self.read = dspy.ChainOfThought(ReadPassage)
+
+    def forward(self, passage: str, question: str) -> dspy.Prediction:
+        return self.read(passage=passage, question=question)
+
+
+def answer_kind(answer: str) -> str:
+    """`number` when the answer holds a digit, `name` when every word is capitalized, else `phrase`."""
+    if any(char.isdigit() for char in answer):
+        return "number"
+    return "name" if all(word[:1].isupper() for word in answer.split()) else "phrase"
+
+
+def squad_examples(seed: int = 7, count: int = 88) -> list[dspy.Example]:
+    """`count` questions of the SQuAD sample, drawn at random, with their gold passage, answers and answer kind."""
+    rows = [json.loads(line) for line in (SAMPLES_DIR / "squad_v1.1_dev_sample.jsonl").open(encoding="utf-8")]
+    examples = []
+    for row in random.Random(seed).sample(rows, count):
+        answer = row["answers"][0]
+        example = dspy.Example(passage=row["gold_passages"][0], question=row["question"], answer=answer,
+                               kind=answer_kind(answer), answers=row["answers"])  # fmt: skip
+        examples.append(example.with_inputs("passage", "question"))
+    return examples
+
+
+def squad_teacher(examples: list[dspy.Example]) -> DummyLM:
+    """Every question answered with its first gold answer, after a one-sentence reasoning."""
+    answers = {}
+    for ex in examples:
+        reasoning = f"The passage gives the answer to '{ex.question}': {ex.answer}."
+        answers[f"[[ ## question ## ]]\n{ex.question}\n"] = {
+            "reasoning": reasoning,
+            "answer": ex.answer,
+            "kind": ex.kind,
+        }
+    return DummyLM(answers)
+
+
+def squad_metric(example: dspy.Example, prediction: dspy.Prediction, trace: object = None) -> bool:
+    """SQuAD's exact match against any gold answer, and the right kind."""
+    return bool(exact_match(prediction.answer or "", example.answers)) and prediction.kind == example.kind
+
+
 PROGRAMS = {
     "email_desk": (email_desk, email_examples, email_teacher, email_metric),
     "order_desk": (OrderDesk, order_examples, order_teacher, order_metric),
+    "squad_reader": (SquadReader, squad_examples, squad_teacher, squad_metric),
 }
 """Name -> (program builder, examples, teacher, metric)."""

@@ -31,6 +31,11 @@ the question itself (from the second hop on, the question followed by the lead s
 best passage: what is known so far) and keeps the top `k` of the two rankings fused by reciprocal rank
 (`retrieval.fusion`; on ties the question's ranking wins). `fusion="off"` searches with the written query alone.
 
+Copy checks (`copy_check=True`, the default): a small student misspells the names it copies, and a misspelt
+query or answer finds or scores nothing. So a written query (from the question and the passages found so far)
+and the answer (from its passages) that do not occur in what their step read are replaced by the most similar
+span of it, when one is similar enough (`programs.spans`).
+
 Both QA programs can refuse (`refusal_threshold`, None by default: never): a distilled student whose
 validation questions include unanswerable ones answers `UNANSWERABLE` when it finds that string about as likely
 as its own answer (`programs.refusal`).
@@ -53,6 +58,7 @@ from data.loaders import UNANSWERABLE
 from optimizers.targets import NO_QUERY
 from programs.refusal import refusal_gap, refuses
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
+from programs.spans import snap_to_span
 from retrieval.base import Hit, check_k
 from retrieval.fusion import reciprocal_rank_fusion
 
@@ -111,10 +117,11 @@ class PassageSearch:
 class RAG(dspy.Module):
     """Retrieve `k` passages for the question, then answer from them."""
 
-    def __init__(self, retriever: Any, k: int = 5):
+    def __init__(self, retriever: Any, k: int = 5, copy_check: bool = True):
         super().__init__()
         self.search = PassageSearch(retriever)
         self.k = k
+        self.copy_check = copy_check
         self.generate_answer = dspy.Predict(GenerateAnswer)
         self.refusal_threshold: float | None = None
 
@@ -132,13 +139,14 @@ class MultiHopRAG(dspy.Module):
     of the previous hop's best passage) and keeps the top `k` of the two rankings fused by reciprocal rank.
     """
 
-    def __init__(self, retriever: Any, k: int = 5, hops: int = 2, fusion: Fusion = "rrf"):
+    def __init__(self, retriever: Any, k: int = 5, hops: int = 2, fusion: Fusion = "rrf", copy_check: bool = True):
         super().__init__()
         if fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
         self.search = PassageSearch(retriever)
         self.k = k
         self.fusion = fusion
+        self.copy_check = copy_check
         self.generate_query = [dspy.Predict(GenerateSearchQuery) for _ in range(hops)]
         self.generate_answer = dspy.Predict(GenerateAnswer)
         self.refusal_threshold: float | None = None
@@ -154,6 +162,8 @@ class MultiHopRAG(dspy.Module):
             query = generate_query(context=context, question=question).query
             if hop and is_no_query(query):
                 break
+            if self.copy_check:
+                query = snap_to_span(query, [question, *context])
             written = self.search.search(query, self.k)
             query_pids.append([hit.pid for hit in written])
             latest = self.fused(written, anchor_query(question, latest)) if self.fusion == "rrf" else written
@@ -175,8 +185,11 @@ class MultiHopRAG(dspy.Module):
 
 
 def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: str) -> str:
-    """The program's answer from `context`, or `UNANSWERABLE` when its refusal gap reaches its `refusal_threshold`."""
+    """The program's answer from `context` (copy-checked, if on), or `UNANSWERABLE` when its refusal gap reaches its
+    `refusal_threshold`."""
     answer = program.generate_answer(context=context, question=question).answer
+    if program.copy_check:
+        answer = snap_to_span(answer, context)
     if program.refusal_threshold is None:
         return answer
     gap = refusal_gap(program.generate_answer.lm or dspy.settings.lm, context, question, answer)
@@ -209,8 +222,11 @@ class ClosedBook(dspy.Module):
         return dspy.Prediction(answer=prediction.answer, context=[], passages=[], hop_pids=[])
 
 
-def build_program(name: str, retriever: Any = None, k: int = 5, fusion: Fusion = "rrf") -> dspy.Module:
-    """The program called `name` (one of `PROGRAMS`) over `retriever`; closed book ignores both, `rag` the fusion."""
+def build_program(
+    name: str, retriever: Any = None, k: int = 5, fusion: Fusion = "rrf", copy_check: bool = True
+) -> dspy.Module:
+    """The program called `name` (one of `PROGRAMS`) over `retriever`; closed book ignores the settings, `rag` the
+    fusion."""
     if name == "closedbook":
         return ClosedBook()
     if name not in PROGRAMS:
@@ -218,7 +234,9 @@ def build_program(name: str, retriever: Any = None, k: int = 5, fusion: Fusion =
     if retriever is None:
         raise ConfigError(f"the {name!r} program needs a retriever")
     k = check_k(k)
-    return RAG(retriever, k=k) if name == "rag" else MultiHopRAG(retriever, k=k, fusion=fusion)
+    if name == "rag":
+        return RAG(retriever, k=k, copy_check=copy_check)
+    return MultiHopRAG(retriever, k=k, fusion=fusion, copy_check=copy_check)
 
 
 def is_two_hop(example: dspy.Example) -> bool:

@@ -118,7 +118,9 @@ def open_program(
         if is_user_program(program_name):
             program = build_user_program(program_name, retriever)
         else:
-            program = build_program(program_name, retriever, retriever_settings.get("k", 5), run_fusion(manifest))
+            settings = manifest.get("settings") or {}
+            program = build_program(program_name, retriever, retriever_settings.get("k", 5), run_fusion(manifest),
+                                    copy_check=settings.get("copy_check", False))  # fmt: skip
     except RagdistillError:
         raise  # a user program's ProgramError is a TypeError too: it keeps its own message
     except (KeyError, TypeError) as err:

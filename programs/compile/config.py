@@ -95,6 +95,10 @@ class CompileConfig:
     """Multi-hop program: each hop also searches with the question (later hops: plus what is known) and fuses that
     ranking with its written query's by reciprocal rank (`rrf`), so a bad query cannot lose the question's
     passages; `off` searches with the written query alone. Saved with the run."""
+    copy_check: bool = True
+    """Retrieval programs: a written query or an answer that does not occur in what its step read is replaced by the
+    most similar span of it, when one is close (a small student misspells the names it copies). Saved with the
+    run; runs compiled before the setting open without it."""
     corpus: str = str(WORLD_CORPUS)
     """Corpus (JSONL/TSV with pid, title, text) to index and search (your own program gets its retriever only if
     its builder takes one)."""

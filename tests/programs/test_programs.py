@@ -155,6 +155,18 @@ def test_without_fusion_the_written_query_alone_searches(retriever):
     assert [hit.pid for hit in prediction.passages] == ["p4", "p3"]  # Zorvath's founding passage is lost
 
 
+@pytest.mark.parametrize("copy_check", [True, False])
+def test_copy_checks_snap_a_misspelt_query_and_answer_to_what_was_read(retriever, copy_check):
+    lm = DummyLM([{"query": "Zorvath"}, {"query": "Quen Elna"}, {"answer": "Miralun"}])
+    program = MultiHopRAG(retriever, k=2, hops=2, fusion="off", copy_check=copy_check)
+    with dspy.context(lm=lm):
+        prediction = program(question="Where was the founder of Zorvath born?")
+    if copy_check:  # "Queen Elna" is in hop 1's passage about Zorvath; "Miralune" in hop 2's about her
+        assert (retriever.queries, prediction.answer) == (["Zorvath", "Queen Elna"], "Miralune")
+    else:
+        assert (retriever.queries, prediction.answer) == (["Zorvath", "Quen Elna"], "Miralun")
+
+
 def test_unknown_fusion_is_refused(retriever):
     with pytest.raises(RagdistillError, match="unknown fusion 'max': choose one of rrf, off"):
         build_program("multihop", retriever, fusion="max")

@@ -5,8 +5,9 @@ A 135M student copies names badly: asked for the bridge entity it read in a pass
 search for a misspelt name finds other passages, and a misspelt answer scores 0. Both steps are trained to copy
 (query targets are titles read in the question or a passage, `optimizers.targets`; the world's and SQuAD's
 answers are spans of a passage), so `snap_to_span` replaces a generated text that is not in its sources by the
-most similar span of them, when one is similar enough (`MIN_SIMILARITY`); a text that is in its sources, or
-like none of them, is kept as it is.
+most similar span of them, when one is similar enough (`MIN_SIMILARITY`); a text that is in its sources, like
+none of them, or shorter than `MIN_CHARS` (HotpotQA's "yes" and "no" are answers but not spans, and a short word
+is close to many others: "no" to "not" and "now") is kept as it is.
 
 Similarity is difflib's ratio of the two normalized strings (SQuAD normalization: lowercase, no punctuation
 or articles); a candidate span has the text's number of words, one more or one fewer, and is returned as the
@@ -26,6 +27,9 @@ from dspy.evaluate.metrics import normalize_text
 MIN_SIMILARITY = 0.75
 """A span at least this similar (difflib ratio of the normalized strings) replaces the generated text."""
 
+MIN_CHARS = 4
+"""Texts shorter than this (normalized) are never snapped."""
+
 _WORD = re.compile(r"[\w][\w'\u2019.-]*")
 
 
@@ -43,7 +47,7 @@ def snap_to_span(text: str, sources: list[str], min_similarity: float = MIN_SIMI
     """`text` itself when its normalized form occurs in a source (or nothing is similar enough), else the most
     similar span of the sources (see the module docstring)."""
     target = normalize_text(str(text or ""))
-    if not target or any(f" {target} " in f" {normalize_text(source)} " for source in sources):
+    if len(target) < MIN_CHARS or any(f" {target} " in f" {normalize_text(source)} " for source in sources):
         return text
     size = len(target.split())
     matcher = difflib.SequenceMatcher(autojunk=False)

@@ -6,7 +6,7 @@ import pytest
 
 from programs.spans import snap_to_span
 
-PASSAGE = "Shovki Foundry | Shovki Foundry was founded in 1890 by Pep Siosklo, who was born in Bartruport."
+PASSAGE = "Shovki Foundry | Shovki Foundry was founded in 1890 by Pep Siosklo, who was not born in Bartruport."
 
 
 @pytest.mark.parametrize(
@@ -19,6 +19,8 @@ PASSAGE = "Shovki Foundry | Shovki Foundry was founded in 1890 by Pep Siosklo, w
         ("1928", "1928"),  # like no span closely enough ("1890" shares half its characters): kept
         ("Mount Levken", "Mount Levken"),
         ("none", "none"),
+        ("no", "no"),  # too short to snap ("not" is one letter away): HotpotQA's yes/no answers stay
+        ("yes", "yes"),
         ("", ""),
     ],
 )

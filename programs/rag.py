@@ -55,6 +55,7 @@ from dspy.evaluate.metrics import normalize_text
 from core.errors import ConfigError, ProgramError, ServiceError, first_line
 from core.serving.guard import redact_key
 from data.loaders import UNANSWERABLE
+from optimizers.metrics import abstained
 from optimizers.targets import NO_QUERY
 from programs.refusal import refusal_gap, refuses
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
@@ -188,7 +189,7 @@ def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: s
     """The program's answer from `context` (copy-checked, if on), or `UNANSWERABLE` when its refusal gap reaches its
     `refusal_threshold`."""
     answer = program.generate_answer(context=context, question=question).answer
-    if program.copy_check:
+    if program.copy_check and not abstained(answer):
         answer = snap_to_span(answer, context)
     if program.refusal_threshold is None:
         return answer

@@ -240,6 +240,7 @@ def evaluate_run(
             "name": manifest.get("program"),
             "choice": manifest.get("program_choice"),
             "fusion": run_fusion(manifest) if manifest.get("program") == "multihop" else None,
+            "copy_check": bool((manifest.get("settings") or {}).get("copy_check", False)),
         },
     }
     if "student_distilled" in records and "teacher_compiled" in records:

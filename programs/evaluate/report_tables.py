@@ -190,7 +190,8 @@ def hops_table(report: dict) -> Table | None:
     note += "wrong answers with every gold passage in context are reading errors, the others retrieval errors."
     if program.get("name"):
         fusion = f", fusion {program['fusion']}" if program.get("fusion") else ""
-        note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion})."
+        copy_check = ", copy checks" if program.get("copy_check") else ""
+        note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion}{copy_check})."
     header = ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
     header += ["missed", *[f"{hop.replace('_', ' ')} query recall (%)" for hop in hops]]
     header += ["wrong, all gold (reading)", "wrong, gold missing (retrieval)"]

@@ -99,8 +99,8 @@ def _option_words(option: click.Option, value: object) -> list[str]:
     """How `option` set to `value` is written on a command line; [] for its default."""
     if value is None or value == option.default or not option.expose_value:
         return []
-    if option.is_flag:
-        return [option.opts[0] if value else option.secondary_opts[0]]
+    if option.is_flag:  # an unset flag (False, no --no-... form) is its default whatever click records as such
+        return [option.opts[0]] if value else option.secondary_opts[:1]
     return [max(option.opts, key=len), str(value)]
 
 

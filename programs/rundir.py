@@ -118,9 +118,8 @@ def open_program(
         if is_user_program(program_name):
             program = build_user_program(program_name, retriever)
         else:
-            settings = manifest.get("settings") or {}
             program = build_program(program_name, retriever, retriever_settings.get("k", 5), run_fusion(manifest),
-                                    copy_check=settings.get("copy_check", False))  # fmt: skip
+                                    copy_check=run_copy_check(manifest))  # fmt: skip
     except RagdistillError:
         raise  # a user program's ProgramError is a TypeError too: it keeps its own message
     except (KeyError, TypeError) as err:
@@ -137,6 +136,11 @@ def open_program(
 def run_fusion(manifest: dict) -> str:
     """How the run's multi-hop program fuses its searches (`--fusion`); `off` for runs compiled before the setting."""
     return (manifest.get("settings") or {}).get("fusion", "off")
+
+
+def run_copy_check(manifest: dict) -> bool:
+    """Whether the run's QA program copy-checks (`--copy-check`); off for runs compiled before the setting."""
+    return bool((manifest.get("settings") or {}).get("copy_check", False))
 
 
 def versions() -> dict[str, str]:

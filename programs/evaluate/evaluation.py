@@ -42,7 +42,15 @@ from engine.local import engine_label
 from programs.api import CompiledQA, run_student_lm, run_teacher_lm, student_backend
 from programs.evaluate.report import write_report
 from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
-from programs.rundir import REPORT_DIR, open_program, program_file, read_run_manifest, run_fusion, run_index_dir
+from programs.rundir import (
+    REPORT_DIR,
+    open_program,
+    program_file,
+    read_run_manifest,
+    run_copy_check,
+    run_fusion,
+    run_index_dir,
+)
 from retrieval.base import Hit, Retriever
 from retrieval.factory import load_retriever
 from retrieval.indexdir import can_serve, read_manifest
@@ -240,7 +248,7 @@ def evaluate_run(
             "name": manifest.get("program"),
             "choice": manifest.get("program_choice"),
             "fusion": run_fusion(manifest) if manifest.get("program") == "multihop" else None,
-            "copy_check": bool((manifest.get("settings") or {}).get("copy_check", False)),
+            "copy_check": run_copy_check(manifest),
         },
     }
     if "student_distilled" in records and "teacher_compiled" in records:

@@ -36,6 +36,10 @@ query or answer finds or scores nothing. So a written query (from the question a
 and the answer (from its passages) that do not occur in what their step read are replaced by the most similar
 span of it, when one is similar enough (`programs.spans`).
 
+Offered choices (`offered_choices=True`, the default): a question that offers its answers ("yes or no?", "X or
+Y?") is answered with the offered answer that the student, scoring each, finds the passages support most
+(`programs.choices`); an LM that cannot score (a teacher) keeps its generated answer.
+
 Both QA programs can refuse (`refusal_threshold`, None by default: never): a distilled student whose
 validation questions include unanswerable ones answers `UNANSWERABLE` when it finds that string about as likely
 as its own answer (`programs.refusal`).
@@ -57,6 +61,7 @@ from core.serving.guard import redact_key
 from data.loaders import UNANSWERABLE
 from optimizers.metrics import abstained
 from optimizers.targets import NO_QUERY
+from programs.choices import choose, question_choices
 from programs.refusal import refusal_gap, refuses
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
 from programs.spans import snap_to_span
@@ -118,11 +123,12 @@ class PassageSearch:
 class RAG(dspy.Module):
     """Retrieve `k` passages for the question, then answer from them."""
 
-    def __init__(self, retriever: Any, k: int = 5, copy_check: bool = True):
+    def __init__(self, retriever: Any, k: int = 5, copy_check: bool = True, offered_choices: bool = True):
         super().__init__()
         self.search = PassageSearch(retriever)
         self.k = k
         self.copy_check = copy_check
+        self.offered_choices = offered_choices
         self.generate_answer = dspy.Predict(GenerateAnswer)
         self.refusal_threshold: float | None = None
 
@@ -140,7 +146,15 @@ class MultiHopRAG(dspy.Module):
     of the previous hop's best passage) and keeps the top `k` of the two rankings fused by reciprocal rank.
     """
 
-    def __init__(self, retriever: Any, k: int = 5, hops: int = 2, fusion: Fusion = "rrf", copy_check: bool = True):
+    def __init__(
+        self,
+        retriever: Any,
+        k: int = 5,
+        hops: int = 2,
+        fusion: Fusion = "rrf",
+        copy_check: bool = True,
+        offered_choices: bool = True,
+    ):
         super().__init__()
         if fusion not in FUSIONS:
             raise ConfigError(f"unknown fusion {fusion!r}: choose one of {', '.join(FUSIONS)}")
@@ -148,6 +162,7 @@ class MultiHopRAG(dspy.Module):
         self.k = k
         self.fusion = fusion
         self.copy_check = copy_check
+        self.offered_choices = offered_choices
         self.generate_query = [dspy.Predict(GenerateSearchQuery) for _ in range(hops)]
         self.generate_answer = dspy.Predict(GenerateAnswer)
         self.refusal_threshold: float | None = None
@@ -186,10 +201,14 @@ class MultiHopRAG(dspy.Module):
 
 
 def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: str) -> str:
-    """The program's answer from `context` (copy-checked, if on), or `UNANSWERABLE` when its refusal gap reaches its
-    `refusal_threshold`."""
+    """The program's answer from `context` (one of the question's offered choices, or copy-checked, if on), or
+    `UNANSWERABLE` when its refusal gap reaches its `refusal_threshold`."""
     answer = program.generate_answer(context=context, question=question).answer
-    if program.copy_check and not abstained(answer):
+    offered = question_choices(question) if program.offered_choices and not abstained(answer) else []
+    chosen = choose(program.generate_answer.lm or dspy.settings.lm, context, question, offered) if offered else None
+    if chosen is not None:
+        answer = chosen
+    elif program.copy_check and not abstained(answer):
         answer = snap_to_span(answer, context)
     if program.refusal_threshold is None:
         return answer
@@ -224,7 +243,12 @@ class ClosedBook(dspy.Module):
 
 
 def build_program(
-    name: str, retriever: Any = None, k: int = 5, fusion: Fusion = "rrf", copy_check: bool = True
+    name: str,
+    retriever: Any = None,
+    k: int = 5,
+    fusion: Fusion = "rrf",
+    copy_check: bool = True,
+    offered_choices: bool = True,
 ) -> dspy.Module:
     """The program called `name` (one of `PROGRAMS`) over `retriever`; closed book ignores the settings, `rag` the
     fusion."""
@@ -236,8 +260,8 @@ def build_program(
         raise ConfigError(f"the {name!r} program needs a retriever")
     k = check_k(k)
     if name == "rag":
-        return RAG(retriever, k=k, copy_check=copy_check)
-    return MultiHopRAG(retriever, k=k, fusion=fusion, copy_check=copy_check)
+        return RAG(retriever, k=k, copy_check=copy_check, offered_choices=offered_choices)
+    return MultiHopRAG(retriever, k=k, fusion=fusion, copy_check=copy_check, offered_choices=offered_choices)
 
 
 def is_two_hop(example: dspy.Example) -> bool:

@@ -36,15 +36,21 @@ from programs.signatures import GenerateAnswer
 DEFAULT_RECALL = 0.7
 
 
+def score_answers(lm: Any, context: list[str], question: str, answers: list[str]) -> list[float] | None:
+    """log p of each answer (and the end of its completion) after the answer step's prompt for `context` and
+    `question`, under `lm`; None when `lm` cannot score (not a `StudentLM`)."""
+    if not isinstance(lm, StudentLM):
+        return None
+    prompt = build_prompt(GenerateAnswer, {"context": context, "question": question}).render(lm.prompt_budget())
+    candidates = [format_completion(GenerateAnswer, {"answer": text}) for text in answers]
+    return lm.score(prompt, candidates, eos=True)
+
+
 def refusal_gap(lm: Any, context: list[str], question: str, answer: str) -> float | None:
     """log p(UNANSWERABLE) - log p(answer) after the answer step's prompt, under `lm`; None when `lm` cannot
     score (not a `StudentLM`) or the answer already is the refusal."""
-    if not isinstance(lm, StudentLM) or abstained(answer):
-        return None
-    prompt = build_prompt(GenerateAnswer, {"context": context, "question": question}).render(lm.prompt_budget())
-    candidates = [format_completion(GenerateAnswer, {"answer": text}) for text in (answer, UNANSWERABLE)]
-    answer_score, refusal_score = lm.score(prompt, candidates, eos=True)
-    return refusal_score - answer_score
+    scores = None if abstained(answer) else score_answers(lm, context, question, [answer, UNANSWERABLE])
+    return None if scores is None else scores[1] - scores[0]
 
 
 def refuses(gap: float | None, threshold: float | None) -> bool:

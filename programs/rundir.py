@@ -118,8 +118,14 @@ def open_program(
         if is_user_program(program_name):
             program = build_user_program(program_name, retriever)
         else:
-            program = build_program(program_name, retriever, retriever_settings.get("k", 5), run_fusion(manifest),
-                                    copy_check=run_copy_check(manifest))  # fmt: skip
+            program = build_program(
+                program_name,
+                retriever,
+                retriever_settings.get("k", 5),
+                run_setting(manifest, "fusion", "off"),
+                copy_check=bool(run_setting(manifest, "copy_check", False)),
+                offered_choices=bool(run_setting(manifest, "offered_choices", False)),
+            )
     except RagdistillError:
         raise  # a user program's ProgramError is a TypeError too: it keeps its own message
     except (KeyError, TypeError) as err:
@@ -133,14 +139,10 @@ def open_program(
     return program
 
 
-def run_fusion(manifest: dict) -> str:
-    """How the run's multi-hop program fuses its searches (`--fusion`); `off` for runs compiled before the setting."""
-    return (manifest.get("settings") or {}).get("fusion", "off")
-
-
-def run_copy_check(manifest: dict) -> bool:
-    """Whether the run's QA program copy-checks (`--copy-check`); off for runs compiled before the setting."""
-    return bool((manifest.get("settings") or {}).get("copy_check", False))
+def run_setting(manifest: dict, name: str, before: Any) -> Any:
+    """The run's compile setting `name` (`--fusion`, `--copy-check`, ...); `before` for runs compiled before it
+    existed (they were compiled without it)."""
+    return (manifest.get("settings") or {}).get(name, before)
 
 
 def versions() -> dict[str, str]:

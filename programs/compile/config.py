@@ -99,6 +99,10 @@ class CompileConfig:
     """Retrieval programs: a written query or an answer that does not occur in what its step read is replaced by the
     most similar span of it, when one is close (a small student misspells the names it copies). Saved with the
     run; runs compiled before the setting open without it."""
+    offered_choices: bool = True
+    """Retrieval programs: a question that offers its answers ("yes or no?", "X or Y?") is answered with the offered
+    answer the student finds the passages support most, scoring each (a small student says "yes" to everything).
+    Saved with the run; runs compiled before the setting open without it."""
     corpus: str = str(WORLD_CORPUS)
     """Corpus (JSONL/TSV with pid, title, text) to index and search (your own program gets its retriever only if
     its builder takes one)."""

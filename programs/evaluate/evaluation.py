@@ -47,9 +47,8 @@ from programs.rundir import (
     open_program,
     program_file,
     read_run_manifest,
-    run_copy_check,
-    run_fusion,
     run_index_dir,
+    run_setting,
 )
 from retrieval.base import Hit, Retriever
 from retrieval.factory import load_retriever
@@ -247,8 +246,9 @@ def evaluate_run(
         "program": {
             "name": manifest.get("program"),
             "choice": manifest.get("program_choice"),
-            "fusion": run_fusion(manifest) if manifest.get("program") == "multihop" else None,
-            "copy_check": run_copy_check(manifest),
+            "fusion": run_setting(manifest, "fusion", "off") if manifest.get("program") == "multihop" else None,
+            "copy_check": bool(run_setting(manifest, "copy_check", False)),
+            "offered_choices": bool(run_setting(manifest, "offered_choices", False)),
         },
     }
     if "student_distilled" in records and "teacher_compiled" in records:

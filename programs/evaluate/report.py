@@ -16,8 +16,8 @@ half-written one. The report dict, built by the evaluator:
       "models": {role: model id},        # e.g. {"teacher": ..., "student": ..., "retriever": ...}
       "data": {name: sha256},            # hashes of the files evaluated on
       "worst_questions": [...],          # scoring.worst_questions(student, teacher)
-      "program": {"name", "choice", "fusion", "copy_check"},  # the program compiled, why (`--program auto`), its
-                                                          # fusion (optional), whether copy checks were on
+      "program": {"name", "choice", "fusion",  # the program compiled, why (`--program auto`), its fusion
+                  "copy_check", "offered_choices"},  # (optional), whether copy checks and offered choices were on
     }
 
 A user-program report (`programs.evaluate.user_program`, `"kind": "program"`) has its own sections

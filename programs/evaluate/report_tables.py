@@ -191,7 +191,8 @@ def hops_table(report: dict) -> Table | None:
     if program.get("name"):
         fusion = f", fusion {program['fusion']}" if program.get("fusion") else ""
         copy_check = ", copy checks" if program.get("copy_check") else ""
-        note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion}{copy_check})."
+        offered = ", offered choices" if program.get("offered_choices") else ""
+        note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion}{copy_check}{offered})."
     header = ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
     header += ["missed", *[f"{hop.replace('_', ' ')} query recall (%)" for hop in hops]]
     header += ["wrong, all gold (reading)", "wrong, gold missing (retrieval)"]

@@ -7,7 +7,7 @@ Each service runs in its own process on a free loopback port (`python -m program
 polite client asks for `--duration-s`: its answers per second are the reference (goodput 1.0) and its median
 latency is "a normal answer". Every request asks the next question of the bundled test split, so that no
 answer comes from a cache. Then, for each concurrency and each kind of client, that many threads ask at
-once for `--duration-s` while a prober asks `/health` every 0.1 s:
+once for `--duration-s` while a prober in its own process asks `/health` every 0.1 s:
 - *polite* clients wait as long as `Retry-After` says after a 503 (and 1 s after another error);
 - *impatient* clients send the next request at once, whatever the answer.
 Per case it prints the status counts, goodput (answers per second relative to the one polite client), p99
@@ -23,11 +23,14 @@ requests cycle through the bundled test split's questions; a run's own retriever
 from __future__ import annotations
 
 import itertools
+import multiprocessing
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
+from multiprocessing.queues import Queue
+from multiprocessing.synchronize import Event
 from pathlib import Path
 
 import click
@@ -96,14 +99,21 @@ def targets(run_dir: Path, services: list[str], questions: list[str]) -> list[Ta
     return [Target(name, *commands[name], questions) for name in services]
 
 
-def probe_health(target: Target, stop: threading.Event, seconds: list[float]) -> None:
-    """Ask /health every `HEALTH_EVERY_S` until `stop`, recording each answer's latency."""
+def probe_health(url: str, ready: Event, stop: Event, out: Queue) -> None:
+    """Ask `url`/health every `HEALTH_EVERY_S` until `stop`, then put the answers' latencies on `out`.
+
+    It runs in its own process, as a load balancer's health check would: a thread among the benchmark's
+    client threads would wait for their interpreter lock and measure that instead of the service.
+    """
+    seconds: list[float] = []
     with httpx.Client(timeout=30) as http:
         while not stop.is_set():
             started = time.perf_counter()
-            http.get(f"{target.url}/health")
+            http.get(f"{url}/health")
             seconds.append(time.perf_counter() - started)
+            ready.set()
             stop.wait(HEALTH_EVERY_S)
+    out.put(seconds)
 
 
 def client(target: Target, kind: str, until: float, log: list[tuple[int, float]]) -> None:
@@ -125,20 +135,23 @@ def client(target: Target, kind: str, until: float, log: list[tuple[int, float]]
 def burst(target: Target, kind: str, clients: int, duration_s: float) -> dict:
     """`clients` clients of `kind` for `duration_s`: statuses, answers per second, p99s, CPU per refusal."""
     log: list[tuple[int, float]] = []
-    health: list[float] = []
-    stop = threading.Event()
-    prober = threading.Thread(target=probe_health, args=(target, stop, health))
+    spawn = multiprocessing.get_context("spawn")
+    ready, stop, out = spawn.Event(), spawn.Event(), spawn.Queue()
+    prober = spawn.Process(target=probe_health, args=(target.url, ready, stop, out), daemon=True)
+    prober.start()
+    if not ready.wait(60):
+        raise ServiceError(f"the /health prober of the {target.name} service got no answer within 60 s")
     cpu_before = target.cpu_s()
     started = time.monotonic()
     until = started + duration_s
     threads = [threading.Thread(target=client, args=(target, kind, until, log)) for _ in range(clients)]
-    prober.start()
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
     ended = time.monotonic()
     stop.set()
+    health = out.get(timeout=60)
     prober.join()
     statuses = Counter(status for status, _ in log)
     answered = [seconds for status, seconds in log if status == 200]

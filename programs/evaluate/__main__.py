@@ -1,7 +1,8 @@
 """`python -m programs.evaluate runs/<name>`: evaluate a run and write its report (options from `EvaluateConfig`).
 
-A run of a user's own program is evaluated on `--data` (default: the test file it was compiled with) by its own
-metric (`programs.evaluate.user_program`); the retriever options apply to the bundled QA programs only.
+A run is evaluated on the test data it was compiled with (`--split` picks its training or validation data,
+`--data` any other file); a run of a user's own program by its own metric (`programs.evaluate.user_program`). The
+retriever options apply to the bundled QA programs only.
 
 Progress lines go to stderr; stdout gets one line per system and the report's path.
 """
@@ -17,7 +18,7 @@ import dspy
 
 from core.cli import check_choices, config_command
 from core.errors import ConfigError, RunFormatError
-from data.loaders import WORLD_DIR, load_examples, load_task_examples, split_source
+from data.loaders import load_examples, load_task_examples, split_source
 from programs.evaluate.evaluation import DEFAULT_RETRIEVERS, evaluate_run, index_for_corpus
 from programs.evaluate.report import REPORT_PAGE, write_report
 from programs.evaluate.user_program import evaluate_program_run
@@ -31,10 +32,11 @@ class EvaluateConfig:
     """What to evaluate a run on, and where the report goes."""
 
     split: Literal["train", "dev", "test"] = "test"
-    """Bundled split to evaluate on."""
+    """Which of the run's own data to evaluate on: the training, validation or test questions it was compiled with
+    (the bundled splits for a run on the bundled data)."""
     data: str | None = None
-    """Any JSONL/CSV QA file instead of --split (`FILE[a:b]`: a slice of its rows); for a run of your own program,
-    a JSONL file of examples (default: the test file it was compiled with)."""
+    """Any JSONL/CSV QA file instead of the run's own --split (`FILE[a:b]`: a slice of its rows); for a run of your
+    own program, a JSONL file of examples."""
     corpus: str | None = None
     """The corpus --data's gold passages point into (indexed into the ragdistill cache once)."""
     limit: int | None = None
@@ -80,7 +82,7 @@ def main(run_dir: Path, **options) -> None:
         evaluate_user_program(run_dir, manifest, config)
         return
     wanted = config.retriever_names()
-    source = Path(config.data) if config.data else WORLD_DIR / f"{config.split}.jsonl"
+    source = run_data(manifest, config)
     examples = load_examples(source, limit=config.limit)
     corpus = Path(config.corpus) if config.corpus else None
     index_dir = index_for_corpus(corpus, wanted) if corpus else None
@@ -96,11 +98,16 @@ def main(run_dir: Path, **options) -> None:
     click.echo(f"report: {report_dir / REPORT_PAGE}")
 
 
+def run_data(manifest: dict, config: EvaluateConfig) -> str:
+    """What to evaluate on: `--data`, else the run's own `--split` data (a bundled split name or a file)."""
+    return config.data or (manifest.get("settings") or {}).get(config.split, config.split)
+
+
 def evaluate_user_program(run_dir: Path, manifest: dict, config: EvaluateConfig) -> None:
-    """Evaluate a user-program run on `--data` (default: the test file it was compiled with) and write its report."""
+    """Evaluate a user-program run on `--data` (default: its own `--split` data) and write its report."""
     from finetune.adapter import StudentAdapter
 
-    source = config.data or manifest["settings"]["test"]
+    source = run_data(manifest, config)
     examples = load_task_examples(source, tuple(manifest["inputs"]), limit=config.limit)
     report_dir = Path(config.out) if config.out else run_dir / REPORT_DIR
     with dspy.context(adapter=StudentAdapter()):

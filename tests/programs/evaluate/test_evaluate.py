@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import dspy
 import pytest
 from click.testing import CliRunner
 from dspy.utils import DummyLM
 
-from data.loaders import WORLD_DIR, load_examples
+from data.loaders import WORLD_DIR, file_sha256, load_examples
 from finetune.adapter import StudentAdapter
 from programs.evaluate.__main__ import main as evaluate_main
 from programs.evaluate.evaluation import evaluate_run
@@ -77,3 +78,21 @@ def test_baseline_limit_has_the_baselines_answer_the_first_questions_only(tiny_r
     assert questions["teacher_zero_shot"] == questions["teacher_compiled"] == questions["student_base"] == 1
     assert questions["student_distilled"] == 3
     assert "| teacher_compiled | 1 |" in (tmp_path / "report.md").read_text()
+
+
+def test_a_run_is_evaluated_on_the_data_it_was_compiled_with_by_default(tiny_run, tmp_path):
+    shutil.copytree(tiny_run.parent, tmp_path / "runs")  # with its index, which the run names by a relative path
+    run = tmp_path / "runs" / tiny_run.name
+    questions = tmp_path / "own-test.jsonl"
+    rows = [{"id": e.id, "question": e.question, "answers": e.answers} for e in load_examples("dev", limit=2)]
+    questions.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    manifest = json.loads((run / "manifest.json").read_text())
+    manifest["settings"]["test"] = str(questions)  # as if compiled with --test own-test.jsonl
+    (run / "manifest.json").write_text(json.dumps(manifest))
+    options = ["--no-teacher", "--threads", "1", "--baseline-limit", "1", "--retrievers", "bm25"]
+    for args, data, count in [([], questions, 2), (["--split", "train", "--limit", "1"], WORLD_DIR / "train.jsonl", 1)]:
+        result = CliRunner().invoke(evaluate_main, [str(run), *options, *args])
+        assert result.exit_code == 0, result.output
+        report = json.loads((run / "report" / "report.json").read_text())
+        assert report["data"]["questions"] == file_sha256(data)
+        assert report["systems"]["student_distilled"]["questions"] == count

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import dspy
 
@@ -23,6 +24,10 @@ from programs.evaluate.report import REPORT_PAGE
 from programs.rundir import REPORT_DIR, STUDENT_DIR, TRACES_FILE, Run, open_program, program_file, save_program
 from programs.user import is_user_program
 from retrieval.build import ensure_index
+
+if TYPE_CHECKING:
+    from engine.models import ResolvedModel
+    from optimizers.distill import Distill
 
 
 def index_stage(run: Run, config: CompileConfig, corpus: list[Passage]) -> dict:
@@ -106,28 +111,16 @@ def teacher_and_traces(
     return teacher, None
 
 
-def student_stage(
-    run: Run,
-    config: CompileConfig,
-    trainset: list[dspy.Example],
-    devset: list[dspy.Example],
-    corpus: list[Passage],
-    metric: Callable,
-) -> dict:
-    """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`), keeping the
-    teacher traces `metric` passes; the corpus gives the supporting passages that gold search-query targets of the
-    bundled programs are derived from. A bundled QA student whose `devset` holds unanswerable questions gets a
-    refusal threshold (`programs.refusal`)."""
-    from engine.models import resolve_model
-    from finetune.lm import StudentLM, anchor_students
+def make_distill(
+    run: Run, config: CompileConfig, resolved: ResolvedModel, metric: Callable, corpus: list[Passage]
+) -> Distill:
+    """The `Distill` optimizer of a run: its student (the `resolved` base model) and training settings, and the corpus
+    passages gold search-query targets are derived from (bundled programs only)."""
+    from finetune.lm import StudentLM
     from finetune.provider import train_kwargs
-    from finetune.record import read_student_record
     from optimizers.distill import Distill
 
-    resolved = resolve_model(config.student)
-    if resolved.note:
-        say(f"note: {resolved.note}", detail=True)
-    distill = Distill(
+    return Distill(
         metric,
         student_lm=StudentLM.from_base(
             resolved.name_used, backend=config.student_backend, compute_type=config.student_compute_type
@@ -142,6 +135,28 @@ def student_stage(
         passages=None if is_user_program(run.manifest["program"]) else {passage.pid: passage for passage in corpus},
         teacher_questions=config.trace_size,
     )
+
+
+def student_stage(
+    run: Run,
+    config: CompileConfig,
+    trainset: list[dspy.Example],
+    devset: list[dspy.Example],
+    corpus: list[Passage],
+    metric: Callable,
+) -> dict:
+    """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`), keeping the
+    teacher traces `metric` passes; the corpus gives the supporting passages that gold search-query targets of the
+    bundled programs are derived from. A bundled QA student whose `devset` holds unanswerable questions gets a
+    refusal threshold (`programs.refusal`)."""
+    from engine.models import resolve_model
+    from finetune.lm import anchor_students
+    from finetune.record import read_student_record
+
+    resolved = resolve_model(config.student)
+    if resolved.note:
+        say(f"note: {resolved.note}", detail=True)
+    distill = make_distill(run, config, resolved, metric, corpus)
     teacher, traces = teacher_and_traces(run, config, trainset, resolved.name_used)
     student = distill.compile(open_program(run.dir, run.manifest), trainset=trainset, teacher=teacher, traces=traces)
     records = trace_records(distill.trace_data, teacher)

@@ -68,19 +68,20 @@ def offered_options(text: str) -> list[str]:
 
 
 def capitalized_run(words: list[str], *, from_end: bool) -> str:
-    """The longest run of capitalized words at the end (or the start) of `words`, joined."""
+    """The longest run of capitalized words, none a question word or an auxiliary, at the end (or the start) of
+    `words`; a run from the start ends at the first word with trailing punctuation."""
     run: list[str] = []
     for word in reversed(words) if from_end else words:
         if not word[:1].isupper() or word.lower() in AUXILIARIES | QUESTION_WORDS:
             break
-        run.append(word.rstrip("?,;:") if not from_end else word)
-        if not from_end and word != word.rstrip("?,;:"):
+        run.append(word)
+        if not from_end and word[-1] in "?,;:":
             break
-    return " ".join(reversed(run) if from_end else run)
+    return " ".join(reversed(run) if from_end else run).rstrip("?,;:")
 
 
 def is_option(text: str) -> bool:
-    """Whether `text` reads as a named option: it starts with a capital, a digit or a quote, and is short."""
+    """Whether `text` reads as a named option: it starts with a capital or a digit, and is short."""
     return bool(text) and (text[0].isupper() or text[0].isdigit()) and len(text.split()) <= MAX_OPTION_WORDS
 
 
@@ -88,8 +89,8 @@ def choose(lm: Any, context: list[str], question: str, choices: list[str]) -> st
     """The choice whose log-probability the passages raise the most (ties: the first), under the student `lm`;
     None when `lm` cannot score."""
     read = score_answers(lm, context, question, choices)
-    prior = score_answers(lm, [], question, choices)
-    if read is None or prior is None:
+    if read is None:
         return None
+    prior = score_answers(lm, [], question, choices)
     gains = [with_passages - without for with_passages, without in zip(read, prior, strict=True)]
     return choices[gains.index(max(gains))]

@@ -204,15 +204,16 @@ def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: s
     """The program's answer from `context` (one of the question's offered choices, or copy-checked, if on), or
     `UNANSWERABLE` when its refusal gap reaches its `refusal_threshold`."""
     answer = program.generate_answer(context=context, question=question).answer
+    lm = program.generate_answer.lm or dspy.settings.lm
     offered = question_choices(question) if program.offered_choices and not abstained(answer) else []
-    chosen = choose(program.generate_answer.lm or dspy.settings.lm, context, question, offered) if offered else None
+    chosen = choose(lm, context, question, offered) if offered else None
     if chosen is not None:
         answer = chosen
     elif program.copy_check and not abstained(answer):
         answer = snap_to_span(answer, context)
     if program.refusal_threshold is None:
         return answer
-    gap = refusal_gap(program.generate_answer.lm or dspy.settings.lm, context, question, answer)
+    gap = refusal_gap(lm, context, question, answer)
     return UNANSWERABLE if refuses(gap, program.refusal_threshold) else answer
 
 

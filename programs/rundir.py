@@ -119,12 +119,7 @@ def open_program(
             program = build_user_program(program_name, retriever)
         else:
             program = build_program(
-                program_name,
-                retriever,
-                retriever_settings.get("k", 5),
-                run_setting(manifest, "fusion", "off"),
-                copy_check=bool(run_setting(manifest, "copy_check", False)),
-                offered_choices=bool(run_setting(manifest, "offered_choices", False)),
+                program_name, retriever, retriever_settings.get("k", 5), **program_settings(manifest)
             )
     except RagdistillError:
         raise  # a user program's ProgramError is a TypeError too: it keeps its own message
@@ -139,10 +134,15 @@ def open_program(
     return program
 
 
-def run_setting(manifest: dict, name: str, before: Any) -> Any:
-    """The run's compile setting `name` (`--fusion`, `--copy-check`, ...); `before` for runs compiled before it
-    existed (they were compiled without it)."""
-    return (manifest.get("settings") or {}).get(name, before)
+PROGRAM_SETTINGS_BEFORE: dict[str, Any] = {"fusion": "off", "copy_check": False, "offered_choices": False}
+"""The bundled QA programs' compile settings (`--fusion`, `--copy-check`, `--offered-choices`), each with what runs
+compiled before the setting existed were compiled with."""
+
+
+def program_settings(manifest: dict) -> dict[str, Any]:
+    """The run's QA program settings (`PROGRAM_SETTINGS_BEFORE`'s names), as `build_program` takes them."""
+    saved = manifest.get("settings") or {}
+    return {name: saved.get(name, before) for name, before in PROGRAM_SETTINGS_BEFORE.items()}
 
 
 def versions() -> dict[str, str]:

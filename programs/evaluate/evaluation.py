@@ -46,9 +46,9 @@ from programs.rundir import (
     REPORT_DIR,
     open_program,
     program_file,
+    program_settings,
     read_run_manifest,
     run_index_dir,
-    run_setting,
 )
 from retrieval.base import Hit, Retriever
 from retrieval.factory import load_retriever
@@ -236,6 +236,7 @@ def evaluate_run(
                 detail=True)  # fmt: skip
     retrieval = {name: evaluate_retriever(retriever, examples) for name, retriever in opened.items()
                  if any(example.gold_pids for example in examples)}  # fmt: skip
+    settings = program_settings(manifest)
     report = {
         "name": manifest.get("name", run_dir.name),
         "systems": systems,
@@ -246,9 +247,8 @@ def evaluate_run(
         "program": {
             "name": manifest.get("program"),
             "choice": manifest.get("program_choice"),
-            "fusion": run_setting(manifest, "fusion", "off") if manifest.get("program") == "multihop" else None,
-            "copy_check": bool(run_setting(manifest, "copy_check", False)),
-            "offered_choices": bool(run_setting(manifest, "offered_choices", False)),
+            **settings,
+            "fusion": settings["fusion"] if manifest.get("program") == "multihop" else None,  # only multi-hop fuses
         },
     }
     if "student_distilled" in records and "teacher_compiled" in records:

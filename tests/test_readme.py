@@ -43,6 +43,13 @@ def copy_examples(cwd: Path) -> None:
     shutil.copytree(REPO / "examples", cwd / "examples", ignore=shutil.ignore_patterns("__pycache__"))
 
 
+def test_the_readme_is_user_documentation_of_at_most_250_lines():
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    assert len(text.splitlines()) <= 250
+    assert "../" not in text  # names nothing outside the repository
+    assert not re.search(r"\b[0-9a-f]{7,40}\b", text)  # and no commit
+
+
 def test_the_readme_marks_its_distillation_snippet_and_command_runnable():
     languages = [lang for lang, _ in runnable_blocks()]
     assert languages == ["python", "bash"]

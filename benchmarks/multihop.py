@@ -118,6 +118,7 @@ def main(dataset: str, fusion: str, train_size: int, test_size: int, trace_size:
         "fusion": fusion,
         "retriever": retriever,
         "k": config.k,
+        "program": report.get("program"),
         "questions": {split: manifest["data"][split]["questions"] for split in ("train", "test")},
         "student": student_figures(system),
         "question_only": {"all_gold_in_context": question_only(search, examples, system["per_question"])},

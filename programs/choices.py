@@ -16,15 +16,27 @@ likely than a long one, with or without passages; what the passages add is the e
 - yes or no, for any other question opening with an auxiliary verb ("Were Scott Derrickson and Ed Wood of the
   same nationality?").
 
+Names in full (a program's `full_names`, learned at compile time): data sets differ in how they write a chosen
+name. HotpotQA's gold answer to "Who was born earlier, Emma Bull or Virginia Woolf?" is "Adeline Virginia Woolf",
+the name her passage opens with, while a question's own wording is the gold answer elsewhere. `full_name` finds
+that longer name in the passages read, and `learns_full_names` tells from the training questions which form their
+answers take, counted where the two differ; only when the full name wins there does the program answer with it.
+
 Simplified: English question shapes only, two options at most, one "or" per question; an LM that cannot score
-(a teacher, a served student) keeps its generated answer.
+(a teacher, a served student) keeps its generated answer; a passage's opening name is the text before its first
+parenthesis, comma, semicolon, full stop or "is/was/are/were/or" (no parsing).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Any
 
+import dspy
+from dspy.evaluate.metrics import normalize_text
+
+from optimizers.metrics import exact_match, gold_answers
 from programs.refusal import score_answers
 
 YES_NO = ["yes", "no"]
@@ -35,6 +47,7 @@ QUESTION_WORDS = frozenset("who whom whose which what when where why how".split(
 MAX_OPTION_WORDS = 12
 """An "option" longer than this is a clause, not a name."""
 
+_OPENING_END = re.compile(r"\s\(|[,;]\s|(?<=[a-z]{2})\.\s|\s(?:is|was|are|were|or)\s")
 _ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
 _QUOTES = "\"'\u201c\u201d\u2018\u2019"
 
@@ -94,3 +107,37 @@ def choose(lm: Any, context: list[str], question: str, choices: list[str]) -> st
     prior = score_answers(lm, [], question, choices)
     gains = [with_passages - without for with_passages, without in zip(read, prior, strict=True)]
     return choices[gains.index(max(gains))]
+
+
+def full_name(option: str, passages: list[str]) -> str | None:
+    """The name the first passage (`title | text`, as the answer step reads it) opening with a longer name that
+    holds every word of `option` in order gives ("Adeline Virginia Woolf (25 January 1882 - 28 March 1941) was an
+    English writer" for "Virginia Woolf"), or None."""
+    wanted = normalize_text(option).split()
+    for passage in passages:
+        opening = _OPENING_END.split(passage.split(" | ", 1)[-1].strip(), maxsplit=1)[0]
+        words = normalize_text(opening).split()
+        remaining = iter(words)
+        if len(wanted) < len(words) <= MAX_OPTION_WORDS and all(word in remaining for word in wanted):
+            return opening
+    return None
+
+
+def learns_full_names(examples: list[dspy.Example], passages: Mapping[str, Any]) -> bool:
+    """Whether the gold answers of the "X or Y" questions among `examples` name an option in full, as its gold
+    passage (`passages`: pid -> passage with `title` and `text`) opens, more often than as the question offers
+    it, counting the options whose two forms differ."""
+    in_full = as_offered = 0
+    for example in examples:
+        golds = gold_answers(example)
+        read = [
+            f"{passage.title} | {passage.text}"
+            for pid in example.get("gold_pids") or []
+            if (passage := passages.get(pid))
+        ]
+        for option in offered_options(" ".join(str(example.question).split())):
+            name = full_name(option, read)
+            if name is not None:
+                in_full += exact_match(name, golds)
+                as_offered += exact_match(option, golds)
+    return in_full > as_offered

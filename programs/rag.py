@@ -38,7 +38,9 @@ span of it, when one is similar enough (`programs.spans`).
 
 Offered choices (`offered_choices=True`, the default): a question that offers its answers ("yes or no?", "X or
 Y?") is answered with the offered answer that the student, scoring each, finds the passages support most
-(`programs.choices`); an LM that cannot score (a teacher) keeps its generated answer.
+(`programs.choices`); an LM that cannot score (a teacher) keeps its generated answer. A student whose training
+answers name a chosen option in full, as its passage opens (`full_names`, learned at compile time: HotpotQA's
+"Adeline Virginia Woolf" for "Virginia Woolf"), answers with that name.
 
 Both QA programs can refuse (`refusal_threshold`, None by default: never): a distilled student whose
 validation questions include unanswerable ones answers `UNANSWERABLE` when it finds that string about as likely
@@ -61,7 +63,7 @@ from core.serving.guard import redact_key
 from data.loaders import UNANSWERABLE
 from optimizers.metrics import abstained
 from optimizers.targets import NO_QUERY
-from programs.choices import choose, question_choices
+from programs.choices import YES_NO, choose, full_name, question_choices
 from programs.refusal import refusal_gap, refuses
 from programs.signatures import ClosedBookAnswer, GenerateAnswer, GenerateSearchQuery
 from programs.spans import snap_to_span
@@ -131,6 +133,7 @@ class RAG(dspy.Module):
         self.offered_choices = offered_choices
         self.generate_answer = dspy.Predict(GenerateAnswer)
         self.refusal_threshold: float | None = None
+        self.full_names = False
 
     def forward(self, question: str) -> dspy.Prediction:
         hits = self.search.search(question, self.k)
@@ -166,6 +169,7 @@ class MultiHopRAG(dspy.Module):
         self.generate_query = [dspy.Predict(GenerateSearchQuery) for _ in range(hops)]
         self.generate_answer = dspy.Predict(GenerateAnswer)
         self.refusal_threshold: float | None = None
+        self.full_names = False
 
     def forward(self, question: str) -> dspy.Prediction:
         found_by_hop: list[list[Hit]] = []  # the passages each hop added, none twice
@@ -208,7 +212,7 @@ def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: s
     offered = question_choices(question) if program.offered_choices and not abstained(answer) else []
     chosen = choose(lm, context, question, offered) if offered else None
     if chosen is not None:
-        answer = chosen
+        answer = (program.full_names and offered != YES_NO and full_name(chosen, context)) or chosen
     elif program.copy_check and not abstained(answer):
         answer = snap_to_span(answer, context)
     if program.refusal_threshold is None:

@@ -130,7 +130,9 @@ def open_program(
     if state is not None:
         load_program_state(program, state, source=state_path)
     if use == "student" and hasattr(program, "refusal_threshold"):
-        program.refusal_threshold = (manifest.get("student") or {}).get("refusal_threshold")
+        learned = manifest.get("student") or {}
+        program.refusal_threshold = learned.get("refusal_threshold")
+        program.full_names = bool(learned.get("full_names"))
     return program
 
 

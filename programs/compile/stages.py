@@ -18,6 +18,7 @@ from core.log import say
 from data.loaders import Passage
 from optimizers import make_optimizer
 from optimizers.traces import trace_records, write_traces
+from programs.choices import learns_full_names
 from programs.compile.config import CompileConfig, student_training
 from programs.compile.reuse import fingerprints, reuse_teacher, saved_traces
 from programs.evaluate.report import REPORT_PAGE
@@ -148,7 +149,8 @@ def student_stage(
     """Distil the compiled teacher into the LoRA student through `dspy.BootstrapFinetune` (`Distill`), keeping the
     teacher traces `metric` passes; the corpus gives the supporting passages that gold search-query targets of the
     bundled programs are derived from. A bundled QA student whose `devset` holds unanswerable questions gets a
-    refusal threshold (`programs.refusal`)."""
+    refusal threshold (`programs.refusal`), and one whose training answers name offered options in full answers
+    so too (`programs.choices.learns_full_names`)."""
     from engine.models import resolve_model
     from finetune.lm import anchor_students
     from finetune.record import read_student_record
@@ -165,6 +167,9 @@ def student_stage(
     save_program(student, run.dir / program_file("student"))
     qa_program = not is_user_program(run.manifest["program"])
     refusal_threshold = student_refusal(student, devset, config.refusal_recall) if qa_program else None
+    full_names = qa_program and learns_full_names(trainset, {passage.pid: passage for passage in corpus})
+    if full_names:
+        say("the training answers name a chosen option in full, as its passage opens: the student will too")
     trained = read_student_record(run.dir / STUDENT_DIR).get("result", {})
     figures = ("epochs_completed", "precision", "train_seconds", "batch_size", "processes")
     training = {key: trained.get(key) for key in figures}
@@ -180,6 +185,7 @@ def student_stage(
             "note": resolved.note,
             "adapter_dir": STUDENT_DIR,
             "refusal_threshold": refusal_threshold,
+            "full_names": full_names,
             **used,
         },
         "targets": {"mode": config.targets, **distill.stats},

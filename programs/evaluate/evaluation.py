@@ -249,6 +249,7 @@ def evaluate_run(
             "choice": manifest.get("program_choice"),
             **settings,
             "fusion": settings["fusion"] if manifest.get("program") == "multihop" else None,  # only multi-hop fuses
+            "full_names": bool((manifest.get("student") or {}).get("full_names")),
         },
     }
     if "student_distilled" in records and "teacher_compiled" in records:

@@ -17,7 +17,8 @@ half-written one. The report dict, built by the evaluator:
       "data": {name: sha256},            # hashes of the files evaluated on
       "worst_questions": [...],          # scoring.worst_questions(student, teacher)
       "program": {"name", "choice", "fusion",  # the program compiled, why (`--program auto`), its fusion
-                  "copy_check", "offered_choices"},  # (optional), whether copy checks and offered choices were on
+                  "copy_check", "offered_choices",  # (optional), whether copy checks and offered choices were on,
+                  "full_names"},                    # and whether the student names a chosen option in full
     }
 
 A user-program report (`programs.evaluate.user_program`, `"kind": "program"`) has its own sections

@@ -192,6 +192,7 @@ def hops_table(report: dict) -> Table | None:
         fusion = f", fusion {program['fusion']}" if program.get("fusion") else ""
         copy_check = ", copy checks" if program.get("copy_check") else ""
         offered = ", offered choices" if program.get("offered_choices") else ""
+        offered += " (named in full)" if offered and program.get("full_names") else ""
         note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion}{copy_check}{offered})."
     header = ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
     header += ["missed", *[f"{hop.replace('_', ' ')} query recall (%)" for hop in hops]]

@@ -35,6 +35,8 @@ def test_multihop_benchmark_reports_the_student_against_question_only_retrieval(
     run_dir = tmp_path / "runs" / "hotpotqa-rrf"
     manifest = json.loads((run_dir / "manifest.json").read_text())
     assert manifest["settings"]["fusion"] == "rrf"  # saved with the run, so a reloaded run fuses as compiled
+    assert figures["program"]["offered_choices"] is True
+    assert figures["program"]["full_names"] is manifest["student"]["full_names"] is False  # 4 questions teach none
     assert open_program(run_dir, manifest, use="student").fusion == "rrf"
     del manifest["settings"]["fusion"]  # a run compiled before the setting searched with its written queries
     assert open_program(run_dir, manifest, use="student").fusion == "off"

@@ -6,12 +6,14 @@ import dspy
 import pytest
 from dspy.utils.dummies import DummyLM
 
-from data.loaders import load_examples
+from data.loaders import SAMPLES_DIR, WORLD_CORPUS, load_corpus, load_examples
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
-from programs.choices import choose, question_choices
+from programs.choices import choose, full_name, learns_full_names, question_choices
 from programs.rag import RAG
 from programs.refusal import score_answers
+from programs.rundir import open_program, read_run_manifest
+from retrieval.base import Hit
 from tests.programs.test_programs import PASSAGES, KeywordRetriever
 
 
@@ -76,3 +78,54 @@ def test_a_program_answers_a_yes_no_question_with_yes_or_no_only_when_choices_ar
     else:
         assert answer == generated
     assert generated not in ("yes", "no")  # an untrained student writes something else
+
+
+WOOLF = "Virginia Woolf | Adeline Virginia Woolf (25 January 1882 - 28 March 1941) was an English writer."
+BULL = "Emma Bull | Emma Bull (born December 13, 1954) is an American science fiction and fantasy author."
+
+
+@pytest.mark.parametrize(
+    ("option", "passages", "named"),
+    [
+        ("Virginia Woolf", [BULL, WOOLF], "Adeline Virginia Woolf"),
+        ("Doug Liman", ['Doug Liman | Douglas Eric "Doug" Liman (born July 24, 1965) is an American director.'],
+         'Douglas Eric "Doug" Liman'),
+        ("Bearno's", ["Bearno's | Bearno's Pizza is a pizza chain in Louisville."], "Bearno's Pizza"),
+        ("Emma Bull", [BULL, WOOLF], None),  # her passage opens with her name as offered
+        ("Daviesia", ["Daviesia | Daviesia, commonly known as Bitter-peas, is a genus of shrubs."], None),
+        ("New York Enterprise Report", ["NYER | The New York Enterprise Report or NY Report is a magazine."], None),
+        ("Woolf", ["Walls | Thick walls keep a house warm. Adeline Virginia Woolf wrote."], None),  # openings only
+    ],
+)  # fmt: skip
+def test_a_name_in_full_is_the_longer_name_a_passage_opens_with(option, passages, named):
+    assert full_name(option, passages) == named
+
+
+def test_full_names_are_learnt_from_hotpotqa_training_answers_and_not_from_the_worlds():
+    hotpotqa = {passage.pid: passage for passage in load_corpus(SAMPLES_DIR / "hotpotqa_dev_sample_corpus.jsonl")}
+    assert learns_full_names(load_examples(str(SAMPLES_DIR / "hotpotqa_dev_sample.jsonl") + "[:158]"), hotpotqa)
+    world = {passage.pid: passage for passage in load_corpus(WORLD_CORPUS)}
+    assert not learns_full_names(load_examples("train"), world)  # no question offers its answers
+    assert not learns_full_names(load_examples(str(SAMPLES_DIR / "hotpotqa_dev_sample.jsonl") + "[:158]"), {})
+
+
+def test_a_student_that_learnt_full_names_answers_its_choice_in_full(student):
+    hits = [Hit(f"p{i}", *passage.split(" | "), 0.0) for i, passage in enumerate([BULL, WOOLF])]
+    question = "Who was born earlier, Emma Bull or Virginia Woolf?"
+    program = RAG(KeywordRetriever(hits), k=2, copy_check=False)
+    with dspy.context(lm=student, adapter=StudentAdapter()):
+        offered = program(question=question)
+        program.full_names = True
+        in_full = program(question=question)
+    assert offered.answer in ("Emma Bull", "Virginia Woolf")
+    assert in_full.answer == {"Emma Bull": "Emma Bull", "Virginia Woolf": "Adeline Virginia Woolf"}[offered.answer]
+
+
+def test_the_runs_distilled_program_opens_knowing_whether_it_names_in_full(tiny_run):
+    manifest = read_run_manifest(tiny_run)
+    assert (
+        open_program(tiny_run, manifest, use="student").full_names is False
+    )  # no training question offers its answers
+    manifest["student"]["full_names"] = True
+    assert open_program(tiny_run, manifest, use="student").full_names is True
+    assert open_program(tiny_run, manifest, use="teacher").full_names is False

@@ -166,6 +166,9 @@ def test_question_type_hop_and_abstention_sections(tmp_path):
     assert "Program: multihop (auto: 1 of 3 training questions have two gold passages, fusion rrf)." in markdown
     # Abstention: 1 unanswerable, 1 abstention, none answered, none refused.
     assert "| student_distilled | 1 | 1 | 0 | 0 | 100.0 | 100.0 |" in markdown
+    report["program"].update(offered_choices=True, full_names=True)
+    markdown = (write_report(report, tmp_path / "in-full") / "report.md").read_text()
+    assert "two gold passages, fusion rrf, offered choices (named in full))." in markdown
 
 
 # Appended to a copy of index.html: once the page has loaded, record each image's decoded width in the DOM.

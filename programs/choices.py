@@ -110,9 +110,9 @@ def choose(lm: Any, context: list[str], question: str, choices: list[str]) -> st
 
 
 def full_name(option: str, passages: list[str]) -> str | None:
-    """The name the first passage (`title | text`, as the answer step reads it) opening with a longer name that
-    holds every word of `option` in order gives ("Adeline Virginia Woolf (25 January 1882 - 28 March 1941) was an
-    English writer" for "Virginia Woolf"), or None."""
+    """The longer name that holds every word of `option` in order and that a passage (`title | text`, as the
+    answer step reads it) opens with, from the first such passage, or None: "Adeline Virginia Woolf" for "Virginia
+    Woolf" from "Adeline Virginia Woolf (25 January 1882 - 28 March 1941) was an English writer"."""
     wanted = normalize_text(option).split()
     for passage in passages:
         opening = _OPENING_END.split(passage.split(" | ", 1)[-1].strip(), maxsplit=1)[0]

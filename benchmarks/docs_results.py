@@ -37,6 +37,8 @@ VARIANTS = {
     "train-200": ("200 questions, 3 epochs, no time cap", "--train-size 200 --train-minutes 0"),
 }
 """Variant name -> (what it changes, its compile options; None: the default run, recorded)."""
+READER_SETTINGS = ("copy_check", "offered_choices", "full_names")
+"""The QA programs' reader settings a multi-hop benchmark names when they are on."""
 
 
 def variant_command(name: str) -> str:
@@ -110,11 +112,12 @@ def render_variants(results: dict[str, dict]) -> list[str]:
         if doc is None:
             continue
         student = (doc.get("evaluation") or {}).get("systems", {}).get(STUDENT, {})
-        found = (student.get("gold_found_by_hop") or {}).get("hop_2", "n/a")
-        two_hop = (student.get("by_hops") or {}).get("two_hop", {}).get("questions", "n/a")
+        found = (student.get("gold_found_by_hop") or {}).get("hop_2")
+        two_hop = (student.get("by_hops") or {}).get("two_hop", {}).get("questions")
+        second_hop = "no second hop" if found is None else f"{found} of {two_hop}"
         training = doc.get("training") or {}
         rows.append([what, f"`{options}`" if options else "", num(training.get("train_seconds"), 0),
-                     num(training.get("epochs_completed"), 2), em_by_hops(student), f"{found} of {two_hop}",
+                     num(training.get("epochs_completed"), 2), em_by_hops(student), second_hop,
                      num(student.get("answers_per_s"), 2)])  # fmt: skip
     header = ["Variant", "compile options", "LoRA s", "epochs", "EM (one-hop / two-hop)",
               "two-hop questions whose second hop found a gold passage", "answers/s"]  # fmt: skip
@@ -178,12 +181,16 @@ def render_multihop(results: dict[str, dict]) -> list[str]:
         searched = ", ".join(f"{hop.replace('_', ' ')}: {v['searched']} ({v['found']} found gold)"
                              for hop, v in hops.items())  # fmt: skip
         errors = student["gold_errors"]
-        rows.append([doc["dataset"], doc["fusion"], str(student["questions"]), num(student["em"]), num(student["f1"]),
-                     pct(student["all_gold_in_context"]), pct(doc["question_only"]["all_gold_in_context"]), searched,
+        program = doc.get("program") or {}
+        reader = ", ".join(setting.replace("_", " ") for setting in READER_SETTINGS if program.get(setting)) or "n/a"
+        rows.append([doc["dataset"], doc["fusion"], reader, str(student["questions"]), num(student["em"]),
+                     num(student["f1"]), pct(student["all_gold_in_context"]),
+                     pct(doc["question_only"]["all_gold_in_context"]), searched,
                      str(errors.get("reading_error", 0)), str(errors.get("retrieval_error", 0)),
                      num(doc["minutes"]["compile"], 1)])  # fmt: skip
-    header = ["Data", "fusion", "test questions", "EM", "F1", "all gold in context", "question only, same budget",
-              "hops searched", "reading errors", "retrieval errors", "compile min"]  # fmt: skip
+    header = ["Data", "fusion", "reader settings on", "test questions", "EM", "F1", "all gold in context",
+              "question only, same budget", "hops searched", "reading errors", "retrieval errors",
+              "compile min"]  # fmt: skip
     return table(header, rows)
 
 

@@ -12,6 +12,7 @@ EM by 6.2), so differences of a few points are noise; the tables say how many qu
 from __future__ import annotations
 
 from benchmarks.docs_tables import Section, Source, em_by_hops, num, pct, table
+from programs.evaluate.report_tables import reader_settings
 
 STUDENT, STUDENT_BM25, CLOSED_BOOK, TEACHER = (
     "student_distilled", "student_distilled@bm25", "student_distilled_closed_book", "teacher_compiled",
@@ -37,8 +38,6 @@ VARIANTS = {
     "train-200": ("200 questions, 3 epochs, no time cap", "--train-size 200 --train-minutes 0"),
 }
 """Variant name -> (what it changes, its compile options; None: the default run, recorded)."""
-READER_SETTINGS = ("copy_check", "offered_choices", "full_names")
-"""The QA programs' reader settings a multi-hop benchmark names when they are on."""
 
 
 def variant_command(name: str) -> str:
@@ -113,7 +112,7 @@ def render_variants(results: dict[str, dict]) -> list[str]:
             continue
         student = (doc.get("evaluation") or {}).get("systems", {}).get(STUDENT, {})
         found = (student.get("gold_found_by_hop") or {}).get("hop_2")
-        two_hop = (student.get("by_hops") or {}).get("two_hop", {}).get("questions")
+        two_hop = (student.get("by_hops") or {}).get("two_hop", {}).get("questions", "n/a")
         second_hop = "no second hop" if found is None else f"{found} of {two_hop}"
         training = doc.get("training") or {}
         rows.append([what, f"`{options}`" if options else "", num(training.get("train_seconds"), 0),
@@ -181,8 +180,7 @@ def render_multihop(results: dict[str, dict]) -> list[str]:
         searched = ", ".join(f"{hop.replace('_', ' ')}: {v['searched']} ({v['found']} found gold)"
                              for hop, v in hops.items())  # fmt: skip
         errors = student["gold_errors"]
-        program = doc.get("program") or {}
-        reader = ", ".join(setting.replace("_", " ") for setting in READER_SETTINGS if program.get(setting)) or "n/a"
+        reader = ", ".join(reader_settings(doc.get("program") or {})) or "n/a"
         rows.append([doc["dataset"], doc["fusion"], reader, str(student["questions"]), num(student["em"]),
                      num(student["f1"]), pct(student["all_gold_in_context"]),
                      pct(doc["question_only"]["all_gold_in_context"]), searched,

@@ -164,6 +164,14 @@ def error_table(report: dict) -> Table | None:
     )
 
 
+def reader_settings(program: dict) -> list[str]:
+    """The reader settings a report's program had on, in words: "copy checks", "offered choices (named in full)"."""
+    settings = ["copy checks"] if program.get("copy_check") else []
+    if program.get("offered_choices"):
+        settings.append("offered choices (named in full)" if program.get("full_names") else "offered choices")
+    return settings
+
+
 def hops_table(report: dict) -> Table | None:
     """EM of one-hop and two-hop questions apart, all-gold recall, which hop found each gold passage, how often each
     hop's written query found its gold passage, and the wrong answers split by the gold passages."""
@@ -190,10 +198,8 @@ def hops_table(report: dict) -> Table | None:
     note += "wrong answers with every gold passage in context are reading errors, the others retrieval errors."
     if program.get("name"):
         fusion = f", fusion {program['fusion']}" if program.get("fusion") else ""
-        copy_check = ", copy checks" if program.get("copy_check") else ""
-        offered = ", offered choices" if program.get("offered_choices") else ""
-        offered += " (named in full)" if offered and program.get("full_names") else ""
-        note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion}{copy_check}{offered})."
+        reader = "".join(f", {setting}" for setting in reader_settings(program))
+        note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion}{reader})."
     header = ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
     header += ["missed", *[f"{hop.replace('_', ' ')} query recall (%)" for hop in hops]]
     header += ["wrong, all gold (reading)", "wrong, gold missing (retrieval)"]

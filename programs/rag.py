@@ -28,8 +28,12 @@ small student then learns one rule for both kinds of question: the answer is in 
 Search that cannot lose the question (`fusion="rrf"`, the default): a written query can be bad (a 135M student
 writing a title it has never seen), and a bad query must not replace a good one. So each hop also searches with
 the question itself (from the second hop on, the question followed by the lead sentence of the previous hop's
-best passage: what is known so far) and keeps the top `k` of the two rankings fused by reciprocal rank
-(`retrieval.fusion`; on ties the question's ranking wins). `fusion="off"` searches with the written query alone.
+best passage: what is known so far) and keeps the top `k` of the rankings fused by reciprocal rank
+(`retrieval.fusion`; on ties the question's ranking wins). From the second hop on, a third ranking joins: the
+question followed by the written query. The query names the entity the first hop revealed (the founder), the
+question what is asked about it (where they were born); the entity's name alone ranks its passages in no useful
+order, so the passage stating the asked fact may sit below the `k` kept, while the two together rank it first and
+the fusion, counting it twice, keeps it. `fusion="off"` searches with the written query alone.
 
 Copy checks (`copy_check=True`, the default): a small student misspells the names it copies, and a misspelt
 query or answer finds or scores nothing. So a written query (from the question and the passages found so far)
@@ -46,7 +50,7 @@ Both QA programs can refuse (`refusal_threshold`, None by default: never): a dis
 validation questions include unanswerable ones answers `UNANSWERABLE` when it finds that string about as likely
 as its own answer (`programs.refusal`).
 
-Simplified: one `dspy.Predict` per step (no chain of thought), one or two searches per hop (no batching), and
+Simplified: one `dspy.Predict` per step (no chain of thought), up to three searches per hop (no batching), and
 multi-hop context is the de-duplicated union of every hop's passages, latest hop first (no re-ranking).
 """
 
@@ -146,7 +150,8 @@ class MultiHopRAG(dspy.Module):
     """Write a query, retrieve, write a new query from what was found (or `NO_QUERY`), retrieve again, answer.
 
     With `fusion="rrf"` each hop also searches with the question (later hops: the question and the lead sentence
-    of the previous hop's best passage) and keeps the top `k` of the two rankings fused by reciprocal rank.
+    of the previous hop's best passage, and the question and the written query) and keeps the top `k` of the
+    rankings fused by reciprocal rank.
     """
 
     def __init__(
@@ -186,7 +191,7 @@ class MultiHopRAG(dspy.Module):
                 query = snap_to_span(query, [question, *context])
             written = self.search.search(query, self.k)
             query_pids.append([hit.pid for hit in written])
-            latest = self.fused(written, anchor_query(question, latest)) if self.fusion == "rrf" else written
+            latest = self.fused(written, anchor_queries(question, query, latest)) if self.fusion == "rrf" else written
             hop_pids.append([hit.pid for hit in latest])
             seen, added = set(context), []
             for hit in latest:
@@ -199,9 +204,10 @@ class MultiHopRAG(dspy.Module):
         answer = answer_or_refuse(self, context, question)
         return dspy.Prediction(answer=answer, context=context, passages=hits, hop_pids=hop_pids, query_pids=query_pids)
 
-    def fused(self, written: list[Hit], anchor: str) -> list[Hit]:
-        """The top `k` of the anchor's ranking fused with the written query's (the anchor's first on ties)."""
-        return reciprocal_rank_fusion([self.search.search(anchor, self.k), written], key=lambda hit: hit.pid)[: self.k]
+    def fused(self, written: list[Hit], anchors: list[str]) -> list[Hit]:
+        """The top `k` of the anchors' rankings fused with the written query's (the first anchor's on ties)."""
+        rankings = [self.search.search(anchor, self.k) for anchor in anchors]
+        return reciprocal_rank_fusion([*rankings, written], key=lambda hit: hit.pid)[: self.k]
 
 
 def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: str) -> str:
@@ -221,13 +227,14 @@ def answer_or_refuse(program: RAG | MultiHopRAG, context: list[str], question: s
     return UNANSWERABLE if refuses(gap, program.refusal_threshold) else answer
 
 
-def anchor_query(question: str, previous: list[Hit]) -> str:
-    """What a hop searches with besides its written query: the question, followed by the lead sentence of the
-    previous hop's best passage (what is known so far) from the second hop on."""
+def anchor_queries(question: str, query: str, previous: list[Hit]) -> list[str]:
+    """What a hop searches with besides its written `query`: the question (first hop); from the second hop on, the
+    question followed by the lead sentence of the previous hop's best passage (what is known so far), and the
+    question followed by the written query (the entity it names, with what the question asks about it)."""
     if not previous:
-        return question
+        return [question]
     lead = re.split(r"(?<=[.!?])\s+", previous[0].text.strip(), maxsplit=1)[0]
-    return f"{question} {previous[0].title}: {lead}"
+    return [f"{question} {previous[0].title}: {lead}", f"{question} {query}"]
 
 
 def is_no_query(query: str) -> bool:

@@ -137,13 +137,38 @@ def test_multihop_fuses_each_written_query_with_the_question_and_what_is_known(r
     question = "Who founded Zorvath?"
     with dspy.context(lm=lm):
         prediction = MultiHopRAG(retriever, k=1, hops=2)(question=question)
-    # Hop 2's anchor is the question plus the lead sentence of hop 1's best passage.
+    # Hop 2's anchors: the question plus the lead sentence of hop 1's best passage, and plus the written query.
     anchor = f"{question} Zorvath: Zorvath is a river city founded by Queen Elna."
-    assert retriever.queries == ["glass", question, "bridge", anchor]
+    assert retriever.queries == ["glass", question, "bridge", anchor, f"{question} bridge"]
     assert prediction.query_pids == [["p3"], ["p4"]]  # what the written queries alone found
-    # Each hop: two rankings of one passage each, both at rank 1 (1/61 each): the question's ranking wins the tie.
+    # Each hop: rankings of one passage each, all at rank 1 (1/61 each): the question's ranking wins the tie.
     assert prediction.hop_pids == [["p1"], ["p1"]]
     assert [hit.pid for hit in prediction.passages] == ["p1"]
+
+
+def test_a_later_hop_keeps_the_bridge_passage_that_the_question_and_the_written_query_rank_first():
+    # Queen Elna has two passages; her name alone ranks the one about her crowning first and the asked fact
+    # (where she was raised) third, below what hop 1 already read.
+    passages = [
+        Hit("a1", "Zorvath", "Zorvath is a river city. It was founded by Queen Elna.", 0.0),
+        Hit("b1", "Queen Elna", "Queen Elna was crowned in spring.", 0.0),
+        Hit("c1", "Count Orvo", "Count Orvo was raised in Tallow.", 0.0),
+        Hit("c2", "Lady Mirn", "Lady Mirn was raised in Oskar.", 0.0),
+        Hit("q2", "Queen Elna", "Queen Elna was raised in Miralune.", 0.0),
+    ]
+    retriever = KeywordRetriever(passages)
+    question = "Where was the founder of Zorvath raised?"
+    lm = DummyLM([{"query": "Zorvath"}, {"query": "Queen Elna"}, {"answer": "Miralune"}])
+    with dspy.context(lm=lm):
+        prediction = MultiHopRAG(retriever, k=3, hops=2)(question=question)
+    assert retriever.queries[2:] == ["Queen Elna", f"{question} Zorvath: Zorvath is a river city.",
+                                     f"{question} Queen Elna"]  # fmt: skip
+    assert prediction.query_pids[1] == ["a1", "b1", "q2"]  # the name alone: the asked fact third
+    # The lead-sentence anchor ranks a1, c1, c2; with the written query's ranking alone the top 3 would be a1, c1,
+    # b1 (all read at hop 1). The question with the name ranks q2 second, so q2, counted twice, is kept.
+    assert prediction.hop_pids == [["a1", "c1", "b1"], ["a1", "q2", "b1"]]
+    assert [hit.pid for hit in prediction.passages] == ["q2", "a1", "c1", "b1"]
+    assert prediction.answer == "Miralune"
 
 
 def test_without_fusion_the_written_query_alone_searches(retriever):

@@ -135,9 +135,8 @@ def render_dataset_runs(results: dict[str, dict]) -> list[str]:
                      f"{num(teacher.get('em'))} ({teacher.get('questions', 'n/a')})",
                      pct(student.get("all_gold_recall")), pct(student.get("answer_in_context")),
                      f"{num(student.get('answers_per_s'), 2)} / {num(teacher.get('answers_per_s'), 2)}"])  # fmt: skip
-    header = ["Run", "program", "training questions", "student EM / F1", "student with BM25 EM", "closed-book EM",
-              "teacher EM (questions)", "all gold in context", "answer in context",
-              "answers/s student / teacher"]  # fmt: skip
+    header = ["Run", "program", "training questions", "student EM / F1", "student with BM25 EM", "closed-book EM"]
+    header += ["teacher EM (questions)", "all gold in context", "answer in context", "answers/s student / teacher"]
     return table(header, rows)
 
 

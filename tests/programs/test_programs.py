@@ -149,14 +149,14 @@ def test_multihop_fuses_each_written_query_with_the_question_and_what_is_known(r
 def test_a_later_hop_keeps_the_bridge_passage_that_the_question_and_the_written_query_rank_first():
     # Queen Elna has two passages; her name alone ranks the one about her crowning first and the asked fact
     # (where she was raised) third, below what hop 1 already read.
-    passages = [
-        Hit("a1", "Zorvath", "Zorvath is a river city. It was founded by Queen Elna.", 0.0),
-        Hit("b1", "Queen Elna", "Queen Elna was crowned in spring.", 0.0),
-        Hit("c1", "Count Orvo", "Count Orvo was raised in Tallow.", 0.0),
-        Hit("c2", "Lady Mirn", "Lady Mirn was raised in Oskar.", 0.0),
-        Hit("q2", "Queen Elna", "Queen Elna was raised in Miralune.", 0.0),
-    ]
-    retriever = KeywordRetriever(passages)
+    facts = {
+        "a1": ("Zorvath", "Zorvath is a river city. It was founded by Queen Elna."),
+        "b1": ("Queen Elna", "Queen Elna was crowned in spring."),
+        "c1": ("Count Orvo", "Count Orvo was raised in Tallow."),
+        "c2": ("Lady Mirn", "Lady Mirn was raised in Oskar."),
+        "q2": ("Queen Elna", "Queen Elna was raised in Miralune."),
+    }
+    retriever = KeywordRetriever([Hit(pid, title, text, 0.0) for pid, (title, text) in facts.items()])
     question = "Where was the founder of Zorvath raised?"
     lm = DummyLM([{"query": "Zorvath"}, {"query": "Queen Elna"}, {"answer": "Miralune"}])
     with dspy.context(lm=lm):

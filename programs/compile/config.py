@@ -92,9 +92,9 @@ class CompileConfig:
     k: int = 5
     """Passages retrieved per search."""
     fusion: Fusion = "rrf"
-    """Multi-hop program: each hop also searches with the question (later hops: plus what is known) and fuses that
-    ranking with its written query's by reciprocal rank (`rrf`), so a bad query cannot lose the question's
-    passages; `off` searches with the written query alone. Saved with the run."""
+    """Multi-hop program: each hop also searches with the question (later hops: plus what is known, and plus the
+    written query) and fuses those rankings with its written query's by reciprocal rank (`rrf`), so a bad query
+    cannot lose the question's passages; `off` searches with the written query alone. Saved with the run."""
     copy_check: bool = True
     """Retrieval programs: a written query or an answer that does not occur in what its step read is replaced by the
     most similar span of it, when one is close (a small student misspells the names it copies). Saved with the

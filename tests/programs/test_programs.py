@@ -147,8 +147,8 @@ def test_multihop_fuses_each_written_query_with_the_question_and_what_is_known(r
 
 
 def test_a_later_hop_keeps_the_bridge_passage_that_the_question_and_the_written_query_rank_first():
-    # Queen Elna has two passages; her name alone ranks the one about her crowning first and the asked fact
-    # (where she was raised) third, below what hop 1 already read.
+    # Queen Elna has two passages; her name alone ranks Zorvath's passage (read at hop 1) and her crowning above
+    # the asked fact (where she was raised), third.
     facts = {
         "a1": ("Zorvath", "Zorvath is a river city. It was founded by Queen Elna."),
         "b1": ("Queen Elna", "Queen Elna was crowned in spring."),

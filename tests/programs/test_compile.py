@@ -50,7 +50,7 @@ def test_help_documents_every_option():
 
 def test_the_training_options_build_the_nested_training_config():
     defaults = build_config(CompileConfig, {})
-    assert defaults.training == LoRATrainConfig(batch_size=4, progress=True, time_budget_s=7 * 60)
+    assert defaults.training == LoRATrainConfig(batch_size=4, epochs=2.0, progress=True, time_budget_s=9 * 60)
     given = build_config(
         CompileConfig,
         {"epochs": 1.5, "batch_size": 2, "learning_rate": 3e-4, "seed": 7, "train_minutes": 0, "target_modules": "q,k"},

@@ -85,7 +85,7 @@ def _training_arguments(
     arguments_class = Seq2SeqTrainingArguments if family == "seq2seq" else TrainingArguments
     return arguments_class(
         output_dir=str(workdir),
-        num_train_epochs=config.epochs,
+        num_train_epochs=config.resolved_epochs(),
         max_steps=config.max_steps if by_steps else -1,
         per_device_train_batch_size=batch_size,
         per_device_eval_batch_size=batch_size,

@@ -31,11 +31,16 @@ from retrieval.indexdir import RetrieverName
 def compile_training() -> LoRATrainConfig:
     """The student's training settings in a compile: `LoRATrainConfig`'s defaults, except 4 pairs per batch
     (under the time cap, 4 makes twice the updates of 8 and pads less; measured: 55.0 EM against 45.0 on the
-    world's first 40 test questions), 2 epochs (with the default 100 training questions: 64.5 EM on the world's
-    200 test questions against 61.5 for 40 questions x 3 epochs, in a 13-minute compile) and the trainer's progress
-    shown."""
-    return LoRATrainConfig(batch_size=4, epochs=2.0, progress=True)
+    world's first 40 test questions) and the trainer's progress shown; the bundled QA programs' own epochs and LoRA
+    targets are `QA_EPOCHS` and `QA_LORA_TARGETS`."""
+    return LoRATrainConfig(batch_size=4, progress=True)
 
+
+QA_EPOCHS = 2.0
+"""Epochs of the bundled QA programs' student when `--epochs` is not given (your own programs keep
+`LoRATrainConfig`'s 3): with the default 100 training questions, 2 epochs scored 64.5 EM on the world's 200 test
+questions against 61.5 for 40 questions x 3 epochs, in a 13-minute compile (3 epochs of 100 questions: 67.5, in a
+16-minute compile)."""
 
 QA_LORA_TARGETS: dict[str, tuple[str, ...]] = {"causal": ("q_proj", "v_proj")}
 """LoRA targets of the bundled QA programs' student, by family, when `--target-modules` is not given (other
@@ -47,11 +52,16 @@ layer."""
 
 
 def student_training(config: CompileConfig, family: str) -> LoRATrainConfig:
-    """The student's training settings for this run: `config.training`, with `QA_LORA_TARGETS` for a bundled QA
-    program whose LoRA targets were not given."""
-    if config.training.target_modules or is_user_program(config.program) or family not in QA_LORA_TARGETS:
-        return config.training
-    return replace(config.training, target_modules=QA_LORA_TARGETS[family])
+    """The student's training settings for this run: `config.training`, with `QA_EPOCHS` and (for its family)
+    `QA_LORA_TARGETS` for a bundled QA program where they were not given."""
+    training = config.training
+    if is_user_program(config.program):
+        return training
+    if training.epochs is None:
+        training = replace(training, epochs=QA_EPOCHS)
+    if training.target_modules is None and family in QA_LORA_TARGETS:
+        training = replace(training, target_modules=QA_LORA_TARGETS[family])
+    return training
 
 
 @dataclass

@@ -15,10 +15,10 @@ from core.cli import build_config
 from data.loaders import WORLD_CORPUS, Passage, load_corpus, load_examples
 from data.world import to_jsonl
 from engine.ct2 import ct2_unavailable
-from finetune.config import LoRATrainConfig
+from finetune.config import DEFAULT_EPOCHS, LoRATrainConfig
 from optimizers.traces import read_traces
 from programs.compile.__main__ import main
-from programs.compile.config import QA_LORA_TARGETS, CompileConfig, student_training
+from programs.compile.config import QA_EPOCHS, QA_LORA_TARGETS, CompileConfig, student_training
 
 
 def run(*args: str):
@@ -50,7 +50,7 @@ def test_help_documents_every_option():
 
 def test_the_training_options_build_the_nested_training_config():
     defaults = build_config(CompileConfig, {})
-    assert defaults.training == LoRATrainConfig(batch_size=4, epochs=2.0, progress=True, time_budget_s=9 * 60)
+    assert defaults.training == LoRATrainConfig(batch_size=4, progress=True, time_budget_s=9 * 60)
     given = build_config(
         CompileConfig,
         {"epochs": 1.5, "batch_size": 2, "learning_rate": 3e-4, "seed": 7, "train_minutes": 0, "target_modules": "q,k"},
@@ -62,13 +62,16 @@ def test_the_training_options_build_the_nested_training_config():
     assert given.train_minutes == 0 and not hasattr(given, "epochs")
 
 
-def test_bundled_qa_programs_train_a_causal_student_on_q_and_v_unless_told_otherwise():
+def test_bundled_qa_programs_train_a_causal_student_on_q_and_v_for_two_epochs_unless_told_otherwise():
     assert student_training(CompileConfig(), "causal").target_modules == QA_LORA_TARGETS["causal"]
     assert student_training(CompileConfig(), "seq2seq").target_modules is None  # the family's own default
-    given = CompileConfig(training=LoRATrainConfig(target_modules=("o_proj",)))
+    assert student_training(CompileConfig(), "seq2seq").resolved_epochs() == QA_EPOCHS != DEFAULT_EPOCHS
+    given = CompileConfig(training=LoRATrainConfig(target_modules=("o_proj",), epochs=3.0))
     assert student_training(given, "causal").target_modules == ("o_proj",)
+    assert student_training(given, "causal").epochs == 3.0  # given, so kept although it is the library default
     users = CompileConfig(program="examples.ticket_triage.program:build")
     assert student_training(users, "causal").target_modules is None  # every linear layer
+    assert student_training(users, "causal").resolved_epochs() == DEFAULT_EPOCHS
 
 
 def with_training_passages(tmp_path: Path, tiny_corpus: list[Passage]) -> Path:
@@ -103,8 +106,11 @@ def test_tiny_run_end_to_end_then_resume(tmp_path, tiny_corpus, tiny_causal_dir,
     # and its query-writing steps get training targets too.
     two_hop = sum(example.hops == 2 for example in load_examples("train", limit=8))
     assert manifest["program"] == "multihop" and manifest["settings"]["program"] == "auto"
-    assert manifest["program_choice"] == f"auto: {two_hop} of 8 training questions have two gold passages"
-    # Its training questions are drawn half two-hop (--balance-hops): the second query learns to search and to stop.
+    # Its training questions are drawn half two-hop (--balance-hops): the second query learns to search and to stop;
+    # the choice says both what decided it and what it trains on.
+    assert manifest["program_choice"] == (
+        f"auto: {two_hop} of 8 training questions have two gold passages; --balance-hops trains on 4 two-hop of 8"
+    )
     assert manifest["data"]["train"] == {"source": "train", "questions": 8, "two_hop": 4}
     steps = manifest["targets"]["steps"]
     assert set(steps) == {"generate_query[0]", "generate_query[1]", "generate_answer"}

@@ -60,6 +60,7 @@ def qa_data(config: CompileConfig) -> tuple[str, str, dict[str, list[dspy.Exampl
     program, choice = choose_program(trainset) if given[0] == AUTO else given
     if program == "multihop" and config.balance_hops:
         trainset = balanced_by_hops(pool, config.train_size)
+        choice += f"; --balance-hops trains on {sum(map(is_two_hop, trainset))} two-hop of {len(trainset)}"
     devset = load_examples(config.dev, limit=config.dev_size, **rows)
     testset = load_examples(config.test, limit=config.test_size, **rows)
     return program, choice, {"train": trainset, "dev": devset, "test": testset}

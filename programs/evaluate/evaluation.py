@@ -7,8 +7,8 @@ directory, the systems a user chooses between and answers the same questions wit
 - `teacher_compiled`    the teacher program the optimizers compiled (`teacher_program.json`);
 - `student_base`        the student's base model, no adapter, with retrieval;
 - `student_distilled`   the LoRA student (`student_program.json` + `student/`), with retrieval;
-- `student_distilled_closed_book`  the same student with a retriever that finds nothing, so its prompt
-                        keeps the trained format but holds no passages (RAG vs closed-book, honestly);
+- `student_distilled_closed_book`  the same student's answer step with no passages, so its prompt keeps
+                        the trained format but holds none (RAG vs closed-book, honestly; `WithoutPassages`);
 - `student_distilled@<retriever>`  the distilled student behind each other retriever the index offers.
 
 Each answer becomes a `programs.evaluate.scoring.AnswerRecord` (prediction, latency, tokens from the LM's history,
@@ -42,6 +42,7 @@ from engine.local import engine_label
 from programs.api import CompiledQA, run_student_lm, run_teacher_lm, student_backend
 from programs.evaluate.report import write_report
 from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
+from programs.rag import answer_or_refuse
 from programs.rundir import (
     REPORT_DIR,
     open_program,
@@ -71,6 +72,20 @@ class NoRetrieval:
 
     def search_batch(self, queries: list[str], k: int = 5) -> list[list[Hit]]:
         return [[] for _ in queries]
+
+
+class WithoutPassages(dspy.Module):
+    """A retrieval program answering with no passages: its own answer step (and reader settings) on an empty
+    context, which is what it answers when its retriever finds nothing, without first writing the search queries
+    that would find nothing (two of a multi-hop student's three generations)."""
+
+    def __init__(self, program: dspy.Module):
+        super().__init__()
+        self.program = program
+
+    def forward(self, question: str) -> dspy.Prediction:
+        answer = answer_or_refuse(self.program, [], question)
+        return dspy.Prediction(answer=answer, context=[], passages=[], hop_pids=[], query_pids=[])
 
 
 @dataclass
@@ -127,7 +142,7 @@ def build_systems(
         program = open_program(run_dir, manifest, use="student", retriever=retriever)
         label = "student_distilled" if name == main else f"student_distilled@{name}"
         systems.append(System(label, CompiledQA(program, student_lm, adapter), name))
-    closed = open_program(run_dir, manifest, use="student", retriever=NoRetrieval())
+    closed = WithoutPassages(open_program(run_dir, manifest, use="student", retriever=NoRetrieval()))
     systems.append(System(CLOSED_BOOK, CompiledQA(closed, student_lm, adapter), None))
     return systems
 

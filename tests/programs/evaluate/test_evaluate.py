@@ -96,3 +96,23 @@ def test_a_run_is_evaluated_on_the_data_it_was_compiled_with_by_default(tiny_run
         report = json.loads((run / "report" / "report.json").read_text())
         assert report["data"]["questions"] == file_sha256(data)
         assert report["systems"]["student_distilled"]["questions"] == count
+
+
+def test_the_closed_book_system_answers_as_the_program_does_when_its_retriever_finds_nothing(tiny_run, tiny_examples):
+    from programs.api import run_student_lm
+    from programs.evaluate.evaluation import NoRetrieval, WithoutPassages
+    from programs.rag import build_program
+    from programs.rundir import open_program, read_run_manifest
+
+    manifest = read_run_manifest(tiny_run)
+    # The run's own program, and a multi-hop one, whose query steps write queries that find nothing.
+    programs = [open_program(tiny_run, manifest, use="student", retriever=NoRetrieval())]
+    programs.append(build_program("multihop", NoRetrieval()))
+    questions = [example.question for example in tiny_examples[:4]]
+    for program in programs:
+        with dspy.context(lm=run_student_lm(tiny_run, manifest), adapter=StudentAdapter()):
+            searching = [program(question=question) for question in questions]
+            without = [WithoutPassages(program)(question=question) for question in questions]
+        assert [p.answer for p in without] == [p.answer for p in searching]
+        assert all(p.context == [] and p.passages == [] for p in searching + without)
+        assert all(p.hop_pids == [] for p in without)  # it searched nothing: the report has no hop figures for it

@@ -38,9 +38,10 @@ def compile_training() -> LoRATrainConfig:
 
 QA_EPOCHS = 2.0
 """Epochs of the bundled QA programs' student when `--epochs` is not given (your own programs keep
-`LoRATrainConfig`'s 3): with the default 100 training questions, 2 epochs scored 64.5 EM on the world's 200 test
-questions against 61.5 for 40 questions x 3 epochs, in a 13-minute compile (3 epochs of 100 questions: 67.5, in a
-16-minute compile)."""
+`LoRATrainConfig`'s 3). With the default 100 training questions, on the world's 200 test questions (EM, one-hop /
+two-hop): 2 epochs 64.5 (77.4 / 29.6) in a 13-minute compile; more epochs teach the second hop's query, but do not
+fit the 15-minute default run on 2 CPU cores: 2.5 epochs 65.0 (74.0 / 40.7, from the same traces), 3 epochs 67.5
+(75.3 / 46.3) in a 16-minute compile."""
 
 QA_LORA_TARGETS: dict[str, tuple[str, ...]] = {"causal": ("q_proj", "v_proj")}
 """LoRA targets of the bundled QA programs' student, by family, when `--target-modules` is not given (other

@@ -63,9 +63,9 @@ def best_weights_callback(time_budget_s: float | None):
             over = time.perf_counter() - self.started > time_budget_s
             if args.world_size > 1:  # every process stops at the same step, or the others wait for it forever
                 over = any_process(over, args.device)
-            if over:
+            if over:  # evaluated at this step; by epoch, the epoch end that follows the stop evaluates
                 control.should_training_stop = True
-                control.should_evaluate = args.eval_strategy != "no"
+                control.should_evaluate = args.eval_strategy == "steps"
 
         def restore_best(self, model) -> None:
             if self.best_state is not None:

@@ -17,12 +17,12 @@ CAUSAL_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj",
 DEFAULT_TARGETS: dict[str, tuple[str, ...]] = {"seq2seq": ("q", "v"), "causal": CAUSAL_LINEAR}
 # t5-small's seed learning rate; SmolLM2-135M with LoRA measured best at 1e-3 (see docs on the offline student).
 DEFAULT_LEARNING_RATES: dict[str, float] = {"seq2seq": 1e-4, "causal": 1e-3}
-# The data-sized default batch: measured on a 48-example typed classifier with SmolLM2, batch 8 (18 optimizer
-# steps in 3 epochs) left the student underfit (val loss 0.92, 6 of 40 right); batch 2 reached val loss 0.04.
-MAX_DEFAULT_BATCH = 8
 # Epochs when none are given: the own-program benchmark (48 examples per program) trains 3, and four of its five
 # programs reach 92.5-100% of their teacher's accuracy.
 DEFAULT_EPOCHS = 3.0
+# The data-sized default batch: measured on a 48-example typed classifier with SmolLM2, batch 8 (18 optimizer
+# steps in 3 epochs) left the student underfit (val loss 0.92, 6 of 40 right); batch 2 reached val loss 0.04.
+MAX_DEFAULT_BATCH = 8
 MIN_STEPS_PER_EPOCH = 16
 
 

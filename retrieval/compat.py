@@ -47,11 +47,12 @@ from core.log import library_output_to_log, say
 
 def extensions_dir() -> Path:
     """Where colbert-ai's compiled extensions are cached: $TORCH_EXTENSIONS_DIR, else a ragdistill cache with one
-    directory per Python environment (an extension's build file names the torch headers of its environment, so
-    two environments sharing one directory would each rebuild all four extensions whenever the other ran)."""
+    directory per Python environment path (an extension's build file names the torch headers by the path Python
+    found them under, so two paths sharing one directory, even two paths to one environment through a symlink,
+    would each rebuild all four extensions whenever the other ran)."""
     if os.environ.get("TORCH_EXTENSIONS_DIR"):
         return Path(os.environ["TORCH_EXTENSIONS_DIR"])
-    environment = hashlib.sha256(os.path.realpath(sys.prefix).encode()).hexdigest()[:10]
+    environment = hashlib.sha256(os.path.abspath(sys.prefix).encode()).hexdigest()[:10]
     return cache_dir() / "torch_extensions" / environment
 
 

@@ -39,9 +39,9 @@ def compile_training() -> LoRATrainConfig:
 QA_EPOCHS = 2.0
 """Epochs of the bundled QA programs' student when `--epochs` is not given (your own programs keep
 `LoRATrainConfig`'s 3). With the default 100 training questions, on the world's 200 test questions (EM, one-hop /
-two-hop): 2 epochs 64.5 (77.4 / 29.6) in a 13-minute compile; more epochs teach the second hop's query, but do not
+two-hop): 2 epochs 64.5 (77.4 / 29.6) in a 14-minute compile; more epochs teach the second hop's query, but do not
 fit the 15-minute default run on 2 CPU cores: 2.5 epochs 65.0 (74.0 / 40.7; the same traces, trained on 2 processes
-in 540 s against 427 s), 3 epochs 67.5 (75.3 / 46.3) in a 16-minute compile. Three epochs with LoRA on the top 15
+in 540 s against 427 s), 3 epochs 65.5 (74.7 / 40.7) in a 16-minute compile. Three epochs with LoRA on the top 15
 of SmolLM2's 30 layers only (`--lora-layers 15`: the backward pass stops halfway) train in the time of two on all
 (436 s) and score as two do: 64.5 (76.7 / 31.5)."""
 

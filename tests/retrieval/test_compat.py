@@ -19,7 +19,7 @@ def cache_and_headers(python: Path) -> tuple[str, str]:
     """The extension cache `python` uses, and the torch headers its build files would name."""
     env = {key: value for key, value in os.environ.items() if key != "TORCH_EXTENSIONS_DIR"}
     out = subprocess.run([str(python), "-c", ASK], capture_output=True, text=True, check=True, env=env).stdout
-    cache, headers = out.split()
+    cache, headers = out.splitlines()
     return cache, headers
 
 

@@ -201,15 +201,22 @@ FOREIGN_PROMPT = (
 )
 
 
-def check_student_messages(messages: list[dict[str, Any]] | None) -> None:
+FOREIGN_RECORDS = (
+    "a student trains only on records written by finetune.StudentAdapter, and these came through another adapter: "
+    "dspy.BootstrapFinetune(..., adapter=StudentAdapter()) or dspy.configure(adapter=StudentAdapter()) "
+    "(from finetune import StudentAdapter)"
+)
+
+
+def check_student_messages(messages: list[dict[str, Any]] | None, error: str = FOREIGN_PROMPT) -> None:
     """Refuse chat messages no `StudentAdapter` wrote: it sends one user message, while DSPy's Chat, JSON and XML
     adapters always open with a system message (and demos add more turns).
 
     Raises:
-        ConfigError: the messages came through another adapter (the message names the fix).
+        ConfigError: the messages came through another adapter (`error`, which names the fix).
     """
     if messages and (len(messages) != 1 or messages[0].get("role") != "user"):
-        raise ConfigError(FOREIGN_PROMPT)
+        raise ConfigError(error)
 
 
 class StudentMessagesOnly:

@@ -4,8 +4,10 @@ DSPy hands the provider chat-format data (`{"messages": [..., {"role": "user"}, 
 built by `finetune.adapter.StudentAdapter`); each record becomes one (prompt, completion) pair. A record the
 adapter wrote also carries its structured prompt (`student_prompt`), which is rendered here within the
 training budget with the base model's tokenizer (`finetune.prompt.StudentPrompt.render`), exactly as the
-adapter renders it when the student is served; any other record's prompt is its user turns, joined
-(`finetune.prompt.messages_prompt`). `finetune` trains with `finetune.lora.train_student` and returns the
+adapter renders it when the student is served; a record without one (a single user turn, e.g. written by hand)
+is taken as it is. A record another DSPy adapter wrote (a system turn first) is refused before training starts,
+with one error naming the fix: the student is only ever served `StudentAdapter` prompts, so it would learn a
+format it never sees. `finetune` trains with `finetune.lora.train_student` and returns the
 model id `student/<output dir>`, which `StudentLM.copy` turns into an LM serving that directory.
 
 `train_kwargs` (a dict, given to `BootstrapFinetune` or set on the LM) holds `LoRATrainConfig` fields plus
@@ -42,7 +44,7 @@ from engine.models import load_tokenizer, resolve_model
 from finetune.config import LoRATrainConfig
 from finetune.launch import train_in_processes
 from finetune.lora import train_student
-from finetune.prompt import PromptBudget, StudentPrompt, messages_prompt
+from finetune.prompt import FOREIGN_RECORDS, PromptBudget, StudentPrompt, check_student_messages, messages_prompt
 from finetune.record import update_student_record
 
 MODEL_PREFIX = "student/"
@@ -58,7 +60,13 @@ LOCAL_PROVIDER_NAMES: dict[str, str] = {
 
 
 def chat_to_pair(record: dict[str, Any]) -> tuple[str, str]:
-    """(prompt, completion) from one chat-format record: user turns joined, the last assistant turn."""
+    """(prompt, completion) from one chat-format record: its user turn and the last assistant turn.
+
+    Raises:
+        DataError: the record lacks a user or an assistant turn.
+        ConfigError: another adapter wrote it (a system turn, or several user turns): a student trained on
+            prompts it is never served would answer nonsense, so training stops before it starts.
+    """
     messages = record.get("messages") or []
     prompt = messages_prompt(messages)
     answers = [m["content"] for m in messages if m.get("role") == "assistant"]
@@ -66,6 +74,7 @@ def chat_to_pair(record: dict[str, Any]) -> tuple[str, str]:
         raise DataError(
             f"a fine-tuning record needs user and assistant messages, got roles {[m.get('role') for m in messages]}"
         )
+    check_student_messages([m for m in messages if m.get("role") != "assistant"], FOREIGN_RECORDS)
     return prompt, answers[-1]
 
 

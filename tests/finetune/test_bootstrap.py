@@ -1,6 +1,7 @@
 """The stock `dspy.BootstrapFinetune` trains a `StudentLM` through `StudentProvider` (DummyLM teachers, tiny models):
 the copy task is learned, a typed multi-step program's served prompts are byte-identical to the trained ones, and a
-distilled program saves and reloads in a fresh process with identical predictions."""
+distilled program saves and reloads in a fresh process with identical predictions; records another adapter wrote
+stop the run before training."""
 
 from __future__ import annotations
 
@@ -11,8 +12,10 @@ import sys
 from pathlib import Path
 
 import dspy
+import pytest
 from dspy.utils import DummyLM
 
+from core.errors import ConfigError
 from finetune.adapter import StudentAdapter
 from finetune.lm import StudentLM
 from finetune.provider import train_kwargs
@@ -111,3 +114,16 @@ def test_a_distilled_program_reloads_in_a_fresh_process_with_identical_predictio
                           capture_output=True, text=True, cwd=REPO, env=env, check=False)  # fmt: skip
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == json.loads(json.dumps(here))
+
+
+def test_stock_bootstrap_finetune_without_the_student_adapter_stops_before_training(tiny_t5_dir: Path, tmp_path: Path):
+    student = dspy.Predict("context, question -> answer")
+    student.set_lm(StudentLM.from_base(str(tiny_t5_dir)))
+    teacher = dspy.Predict("context, question -> answer")
+    teacher.set_lm(DummyLM({f"the code is {w}.": {"answer": w} for w in COPY_WORDS}))
+    settings = train_kwargs(COPY_TRAINING, output_dir=tmp_path)
+    optimizer = dspy.BootstrapFinetune(metric=strict_match, train_kwargs=settings)
+    # Neither `adapter=` nor a configured StudentAdapter: DSPy writes the records with its ChatAdapter.
+    with pytest.raises(ConfigError, match=r"adapter=StudentAdapter\(\)"):
+        optimizer.compile(student, trainset=copy_task(), teacher=teacher)
+    assert not any(tmp_path.iterdir())  # nothing trained, nothing written

@@ -1,10 +1,13 @@
-"""`StudentProvider`'s `train_kwargs`: ours, DSPy `LocalProvider`'s names mapped onto ours, and refusals."""
+"""`StudentProvider`'s `train_kwargs` (ours, DSPy `LocalProvider`'s names mapped onto ours, and refusals) and the
+training records it accepts."""
 
 from __future__ import annotations
 
+import dspy
 import pytest
 
 from core.errors import ConfigError, DataError
+from finetune.adapter import StudentAdapter
 from finetune.provider import chat_to_pair, config_from_kwargs
 
 
@@ -39,3 +42,13 @@ def test_a_record_needs_user_and_assistant_turns():
     assert chat_to_pair(record) == ("p", "c")
     with pytest.raises(DataError):
         chat_to_pair({"messages": [{"role": "user", "content": "p"}]})
+
+
+def test_a_record_another_adapter_wrote_is_refused_with_the_fix_named():
+    signature = dspy.Signature("context, question -> answer")
+    inputs, outputs = {"context": "the code is kiwi.", "question": "what is the code?"}, {"answer": "kiwi"}
+    ours = StudentAdapter().format_finetune_data(signature, [], inputs, outputs)
+    assert chat_to_pair(ours)[1].strip().endswith("kiwi")
+    for adapter in (dspy.ChatAdapter(), dspy.XMLAdapter()):
+        with pytest.raises(ConfigError, match=r"trains only on records .* adapter=StudentAdapter\(\)"):
+            chat_to_pair(adapter.format_finetune_data(signature, [], inputs, outputs))

@@ -102,10 +102,9 @@ def test_bf16_autocast_training_saves_an_fp32_adapter(tiny_causal_dir: Path, tmp
     assert weights and all(str(tensor.dtype) == "torch.float32" for tensor in weights.values())
 
 
-def test_a_run_stopped_by_its_time_budget_is_evaluated_once_at_the_stop(tiny_causal_dir: Path, uneven_pairs, tmp_path):
+def test_a_run_stopped_by_its_time_budget_is_evaluated_once_at_the_stop(causal, tmp_path: Path):
     from transformers import TrainerCallback
 
-    from finetune.lora import wrap_with_lora
     from finetune.trainer import best_weights_callback
 
     class CountEvaluations(TrainerCallback):
@@ -116,10 +115,7 @@ def test_a_run_stopped_by_its_time_budget_is_evaluated_once_at_the_stop(tiny_cau
             self.steps.append(state.global_step)
 
     config = LoRATrainConfig(epochs=50, batch_size=2, time_budget_s=0.0)  # over the budget after the first step
-    model, tokenizer = load_hf_model(resolve_model(str(tiny_causal_dir)), device="cpu")
-    tokenizer.padding_side = "right"
-    model = wrap_with_lora(model.train(), "causal", config)
-    encoded = encode_pairs(tokenizer, "causal", uneven_pairs, config)
+    model, tokenizer, encoded = causal
     trainer = make_trainer(model, tokenizer, "causal", encoded[2:], encoded[:2], config, tmp_path)
     counted, best = CountEvaluations(), best_weights_callback(config.time_budget_s)
     trainer.add_callback(best)

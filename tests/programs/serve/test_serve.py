@@ -156,18 +156,38 @@ def test_the_service_knows_an_answer_s_time_before_its_first_request(tiny_run, c
     assert warmup == [f"    warm-up question 'What is this collection about?' computed in {seeded:.2f} s"]
 
 
-def test_micro_batcher_groups_concurrent_items():
-    calls = []
-    batcher = MicroBatcher(lambda items: calls.append(list(items)) or [i * 2 for i in items], max_batch=8, wait_s=0.2)
+def wait_until(condition, timeout_s: float = 60.0) -> None:
+    """Poll `condition` until it holds (a wait for other threads, not a timing check)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, "the other threads never got there"
+        time.sleep(0.01)
+
+
+def test_micro_batcher_groups_items_that_arrive_while_a_batch_runs():
+    """While the worker is busy with one caller's item, five more callers submit: they are answered in one call.
+    (The first call is held until all five are queued, so the grouping does not depend on thread scheduling.)"""
+    calls, release = [], threading.Event()
+
+    def double(items: list[int]) -> list[int]:
+        calls.append(sorted(items))
+        release.wait(timeout=60)
+        return [i * 2 for i in items]
+
+    batcher = MicroBatcher(double, max_batch=8, wait_s=0.2)
     results = {}
     threads = [threading.Thread(target=lambda i=i: results.__setitem__(i, batcher.submit(i))) for i in range(6)]
-    for thread in threads:
+    threads[0].start()
+    wait_until(lambda: calls == [[0]])
+    for thread in threads[1:]:
         thread.start()
+    wait_until(lambda: batcher._queue.qsize() == 5)  # every other item queued behind the running call
+    release.set()
     for thread in threads:
         thread.join()
     batcher.close()
     assert results == {i: i * 2 for i in range(6)}
-    assert sum(len(call) for call in calls) == 6 and len(calls) < 6
+    assert calls == [[0], [1, 2, 3, 4, 5]] and batcher.batches == 2
 
 
 def test_missing_run_dir_fails_at_start_with_one_line(tmp_path):

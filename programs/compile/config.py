@@ -137,7 +137,8 @@ class CompileConfig:
     first 4x --train-size rows), so that the second query step learns to search again as often as to stop."""
     trace_size: int = 8
     """Training questions the teacher answers: its optimizers bootstrap demos from them and distillation keeps its
-    traces that pass; the others get gold targets only (teacher calls are the slow part of a run)."""
+    traces that pass; the others get gold targets only (teacher calls are the slow part of a run). Your own
+    program's steps have no gold runs, so its teacher answers every training example for distillation."""
     dev_size: int = 20
     """Validation questions used by the teacher-side optimizers."""
     test_size: int = 40

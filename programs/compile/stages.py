@@ -107,9 +107,20 @@ def teacher_and_traces(
         say(f"the student ({student_name}) trains on {len(traces)} saved traces of {config.traces_from}")
         return teacher, traces
     teacher = compiled_teacher(run, config)
-    say(f"teacher answers {min(config.trace_size, len(trainset))} of {len(trainset)} training questions (the "
-        f"others get gold runs), then the student ({student_name}) trains", detail=True)  # fmt: skip
+    asked = teacher_questions(run, config)
+    if asked is None:
+        say(f"teacher answers all {len(trainset)} training examples, then the student ({student_name}) trains",
+            detail=True)  # fmt: skip
+    else:
+        say(f"teacher answers {min(asked, len(trainset))} of {len(trainset)} training questions (the "
+            f"others get gold runs), then the student ({student_name}) trains", detail=True)  # fmt: skip
     return teacher, None
+
+
+def teacher_questions(run: Run, config: CompileConfig) -> int | None:
+    """How many training questions the teacher answers for distillation: --trace-size for a bundled QA program
+    (gold runs cover the rest), all of them (None) for a user's own program, whose steps have no gold runs."""
+    return None if is_user_program(run.manifest["program"]) else config.trace_size
 
 
 def make_distill(
@@ -134,7 +145,7 @@ def make_distill(
         ),
         num_threads=config.threads,
         passages=None if is_user_program(run.manifest["program"]) else {passage.pid: passage for passage in corpus},
-        teacher_questions=config.trace_size,
+        teacher_questions=teacher_questions(run, config),
     )
 
 

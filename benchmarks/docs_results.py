@@ -45,9 +45,9 @@ def variant_command(name: str) -> str:
     out = f"--out docs/results/variant-{name}.json"
     options = VARIANTS[name][1]
     if options is None:
-        return f"python -m benchmarks.run --record runs/world --eval-limit 60 {out}"
+        return _record_source(f"variant-{name}.json", "runs/world", eval_limit=60).command
     if name == "train-200":  # the long run below compiles it
-        return f"python -m benchmarks.run --record runs/world-200 --eval-limit 60 {out}"
+        return _record_source(f"variant-{name}.json", "runs/world-200", eval_limit=60).command
     return f"python -m benchmarks.run --eval-limit 60 {out} -- --name world-{name} {options}"
 
 
@@ -214,6 +214,12 @@ def _run_source(file: str, compile_options: str, *, eval_limit: int | None = Non
     return Source(file, f"python -m benchmarks.run{evaluate} --out docs/results/{file} -- {compile_options}")
 
 
+def _record_source(file: str, run_dir: str, *, eval_limit: int | None = None) -> Source:
+    """The source of a run compiled beforehand and recorded from `run_dir` (`benchmarks.run --record`)."""
+    evaluate = f" --eval-limit {eval_limit}" if eval_limit else ""
+    return Source(file, f"python -m benchmarks.run --record {run_dir}{evaluate} --out docs/results/{file}")
+
+
 SECTIONS = [
     Section(
         "The default run and the long run",
@@ -227,22 +233,10 @@ SECTIONS = [
         "reused, so its compile has no index stage.",
         (
             _run_source("default-run.json", "--name world", eval_limit=200),
-            Source(
-                "default-run-fp32.json",
-                "python -m benchmarks.run --record runs/default-fp32 --eval-limit 200 "
-                "--out docs/results/default-run-fp32.json",
-            ),
-            Source(
-                "world-train-100.json",
-                "python -m benchmarks.run --record runs/world-train-100 --eval-limit 200 "
-                "--out docs/results/world-train-100.json",
-            ),
+            _record_source("default-run-fp32.json", "runs/default-fp32", eval_limit=200),
+            _record_source("world-train-100.json", "runs/world-train-100", eval_limit=200),
             _run_source("world-200.json", "--name world-200 --train-size 200 --train-minutes 0", eval_limit=200),
-            Source(
-                "world-150-lora-15.json",
-                "python -m benchmarks.run --record runs/world-150-lora-15 --eval-limit 200 "
-                "--out docs/results/world-150-lora-15.json",
-            ),
+            _record_source("world-150-lora-15.json", "runs/world-150-lora-15", eval_limit=200),
         ),
         render_runs,
     ),
@@ -261,11 +255,7 @@ SECTIONS = [
         "tested on the last 40. "
         "Answers are scored as the official HotpotQA script does (yes/no only match exactly).",
         (
-            Source(
-                "hotpotqa-multihop.json",
-                "python -m benchmarks.run --record runs/hotpotqa/hotpotqa-rrf "
-                "--out docs/results/hotpotqa-multihop.json",
-            ),
+            _record_source("hotpotqa-multihop.json", "runs/hotpotqa/hotpotqa-rrf"),
             _run_source(
                 "hotpotqa-rag.json", f"--name hotpotqa-rag {HOTPOTQA_ARGS} --program rag --baseline-test-size 1"
             ),

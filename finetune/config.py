@@ -46,7 +46,8 @@ class LoRATrainConfig:
     programs: 2)."""
     batch_size: int | None = None
     """Pairs per device per step; default: sized from the data (at most 8, and small enough that an epoch makes at
-    least 16 optimizer steps, so a 48-example program is not underfit). Halved when a batch runs out of memory."""
+    least 16 optimizer steps, so a 48-example program is not underfit; a compile of the bundled QA programs: 4).
+    Halved when a batch runs out of memory."""
     gradient_accumulation_steps: int = 1
     """Batches whose gradients add up to one optimizer step (a larger effective batch in the same memory)."""
     max_input_tokens: int = 512

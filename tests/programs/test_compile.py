@@ -18,7 +18,7 @@ from engine.ct2 import ct2_unavailable
 from finetune.config import DEFAULT_EPOCHS, LoRATrainConfig
 from optimizers.traces import read_traces
 from programs.compile.__main__ import main
-from programs.compile.config import QA_EPOCHS, QA_LORA_TARGETS, CompileConfig, student_training
+from programs.compile.config import QA_BATCH_SIZE, QA_EPOCHS, QA_LORA_TARGETS, CompileConfig, student_training
 
 
 def run(*args: str):
@@ -44,13 +44,11 @@ def test_help_documents_every_option():
     for name in training:
         assert f"--{name.replace('_', '-')} " in result.output, name
     assert "--time-budget-s" not in result.output  # the compile's cap is --train-minutes
-    batch_size = " ".join(result.output.split()).split("--batch-size ")[1].split(" --")[0]
-    assert batch_size.endswith("[default: 4]")  # LoRATrainConfig's default is 8: the compile's is shown
 
 
 def test_the_training_options_build_the_nested_training_config():
     defaults = build_config(CompileConfig, {})
-    assert defaults.training == LoRATrainConfig(batch_size=4, progress=True, time_budget_s=9 * 60)
+    assert defaults.training == LoRATrainConfig(progress=True, time_budget_s=9 * 60)
     given = build_config(
         CompileConfig,
         {"epochs": 1.5, "batch_size": 2, "learning_rate": 3e-4, "seed": 7, "train_minutes": 0, "target_modules": "q,k"},
@@ -64,6 +62,7 @@ def test_the_training_options_build_the_nested_training_config():
 
 def test_bundled_qa_programs_train_a_causal_student_on_q_and_v_for_two_epochs_unless_told_otherwise():
     assert student_training(CompileConfig(), "causal").target_modules == QA_LORA_TARGETS["causal"]
+    assert student_training(CompileConfig(), "causal").batch_size == QA_BATCH_SIZE
     assert student_training(CompileConfig(), "seq2seq").target_modules is None  # the family's own default
     assert student_training(CompileConfig(), "seq2seq").resolved_epochs() == QA_EPOCHS != DEFAULT_EPOCHS
     given = CompileConfig(training=LoRATrainConfig(target_modules=("o_proj",), epochs=3.0))
@@ -72,6 +71,7 @@ def test_bundled_qa_programs_train_a_causal_student_on_q_and_v_for_two_epochs_un
     users = CompileConfig(program="examples.ticket_triage.program:build")
     assert student_training(users, "causal").target_modules is None  # every linear layer
     assert student_training(users, "causal").resolved_epochs() == DEFAULT_EPOCHS
+    assert student_training(users, "causal").resolved_batch_size(43) == 2  # sized from the data, not QA_BATCH_SIZE
 
 
 def with_training_passages(tmp_path: Path, tiny_corpus: list[Passage]) -> Path:

@@ -108,12 +108,10 @@ def teacher_and_traces(
         return teacher, traces
     teacher = compiled_teacher(run, config)
     asked = teacher_questions(run, config)
-    if asked is None:
-        say(f"teacher answers all {len(trainset)} training examples, then the student ({student_name}) trains",
-            detail=True)  # fmt: skip
-    else:
-        say(f"teacher answers {min(asked, len(trainset))} of {len(trainset)} training questions (the "
-            f"others get gold runs), then the student ({student_name}) trains", detail=True)  # fmt: skip
+    answered = f"all {len(trainset)} training examples"
+    if asked is not None:
+        answered = f"{min(asked, len(trainset))} of {len(trainset)} training questions (the others get gold runs)"
+    say(f"teacher answers {answered}, then the student ({student_name}) trains", detail=True)
     return teacher, None
 
 

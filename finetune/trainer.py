@@ -10,8 +10,13 @@ Under `accelerate launch` (or `torchrun`) the Trainer trains data-parallel (DDP;
 `batch_size` is per process, the evaluation loss is averaged over all processes (so every process keeps
 the same best weights), and the time budget is agreed by all processes so that they stop at the same step.
 
+A run the time budget will stop before its epochs still ends annealed: the learning rate decays by steps or by
+the clock, whichever is further along, so it reaches zero at the budget's end instead of being cut off mid-schedule
+(on the default run, a 2-epoch schedule stopped at 1.59 epochs would otherwise end at a fifth of its peak rate).
+
 Simplified: the best weights are kept in memory (no checkpoints, no resuming a killed run); the time budget
-is checked after each optimizer step, so a run ends up to one step late.
+is checked after each optimizer step, so a run ends up to one step late, and the clock's share of the decay is
+read one step late too (after each step, from the slowest process).
 """
 
 from __future__ import annotations
@@ -29,18 +34,19 @@ if TYPE_CHECKING:
     from finetune.config import LoRATrainConfig
 
 
-def any_process(flag: bool, device) -> bool:
-    """Whether `flag` is true in any process of the data-parallel group (one all-reduce)."""
+def slowest_clock(seconds: float, device) -> float:
+    """The largest of `seconds` over the processes of the data-parallel group (one all-reduce)."""
     import torch
     import torch.distributed as dist
 
-    value = torch.tensor([int(flag)], device=device)
+    value = torch.tensor([seconds], dtype=torch.float64, device=device)
     dist.all_reduce(value, op=dist.ReduceOp.MAX)
-    return bool(value.item())
+    return float(value.item())
 
 
 def best_weights_callback(time_budget_s: float | None):
-    """A TrainerCallback keeping the trainable weights of the best evaluation in memory, and a time budget."""
+    """A TrainerCallback keeping the trainable weights of the best evaluation in memory, and a time budget that
+    stops training and decays the learning rate to zero by its end."""
     from transformers import TrainerCallback
 
     class BestWeights(TrainerCallback):
@@ -48,6 +54,15 @@ def best_weights_callback(time_budget_s: float | None):
             self.best_loss: float | None = None
             self.best_state: dict | None = None
             self.started = time.perf_counter()
+            self.budget_left = 1.0  # the share of the time budget not yet spent, as of the last step
+
+        def on_train_begin(self, args, state, control, lr_scheduler=None, **kwargs):
+            if time_budget_s is not None and lr_scheduler is not None:
+                lr_scheduler.lr_lambdas = [self.by_clock(factor) for factor in lr_scheduler.lr_lambdas]
+
+        def by_clock(self, factor):
+            """The schedule's `factor`, capped by the share of the budget left: by steps or by the clock."""
+            return lambda step: min(factor(step), self.budget_left)
 
         def on_evaluate(self, args, state, control, metrics=None, model=None, **kwargs):
             loss = (metrics or {}).get("eval_loss")
@@ -60,10 +75,11 @@ def best_weights_callback(time_budget_s: float | None):
         def on_step_end(self, args, state, control, **kwargs):
             if time_budget_s is None:
                 return
-            over = time.perf_counter() - self.started > time_budget_s
-            if args.world_size > 1:  # every process stops at the same step, or the others wait for it forever
-                over = any_process(over, args.device)
-            if over:  # evaluated at this step; by epoch, the epoch end that follows the stop evaluates
+            spent = time.perf_counter() - self.started
+            if args.world_size > 1:  # every process stops at the same step (or the others wait for it forever)
+                spent = slowest_clock(spent, args.device)  # and decays its learning rate alike
+            self.budget_left = max(0.0, 1.0 - spent / time_budget_s) if time_budget_s > 0 else 0.0
+            if self.budget_left == 0.0:  # evaluated at this step; by epoch, the epoch end after the stop evaluates
                 control.should_training_stop = True
                 control.should_evaluate = args.eval_strategy == "steps"
 

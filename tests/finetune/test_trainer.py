@@ -123,3 +123,14 @@ def test_a_run_stopped_by_its_time_budget_is_evaluated_once_at_the_stop(causal, 
     trainer.train()
     assert trainer.state.global_step == 1 and counted.steps == [1]
     assert best.best_loss is not None  # the stop's evaluation picked the weights to keep
+    assert trainer.lr_scheduler.lr_lambdas[0](1) == 0.0  # the spent budget decayed the learning rate to zero
+
+
+def test_the_learning_rate_decays_by_steps_or_by_the_clock_whichever_is_further_along():
+    from finetune.trainer import best_weights_callback
+
+    best = best_weights_callback(600.0)
+    schedule = best.by_clock(lambda step: 1.0 - step / 100)
+    best.budget_left = 0.5
+    assert schedule(10) == 0.5  # a fifth of the steps, half the budget: the clock leads
+    assert schedule(80) == pytest.approx(0.2)  # four fifths of the steps: the steps lead

@@ -184,6 +184,10 @@ def hops_table(report: dict) -> Table | None:
         group = metrics["by_hops"].get(kind)
         return MISSING if group is None else f"{group['em']:.1f} ({group['questions']})"
 
+    def searched_again(metrics: dict, kind: str) -> str:
+        group = metrics["by_hops"].get(kind) or {}
+        return MISSING if group.get("searched_again") is None else f"{group['searched_again']} of {group['questions']}"
+
     def query_recall(metrics: dict, hop: str) -> str:
         entry = (metrics.get("hop_query_recall") or {}).get(hop)
         return MISSING if entry is None else f"{100 * entry['rate']:.1f} ({entry['searched']})"
@@ -192,7 +196,9 @@ def hops_table(report: dict) -> Table | None:
         return str((metrics.get("gold_errors") or {}).get(kind, MISSING))
 
     hops = sorted({key for name in names for key in systems[name].get("gold_found_by_hop") or {} if key != "missed"})
-    note = "EM per question type (questions in brackets); all gold: share of questions whose final context holds "
+    note = "EM per question type (questions in brackets); searched again: questions of the type the program "
+    note += "searched for more than once (a one-hop question needs one search, a two-hop one two); all gold: share "
+    note += "of questions whose final context holds "
     note += "every gold passage; hop columns: gold passages the hop's search found first; query recall: share of "
     note += "the questions a hop searched with a gold passage still missing whose written query alone found one; "
     note += "wrong answers with every gold passage in context are reading errors, the others retrieval errors."
@@ -200,7 +206,8 @@ def hops_table(report: dict) -> Table | None:
         fusion = f", fusion {program['fusion']}" if program.get("fusion") else ""
         reader = "".join(f", {setting}" for setting in reader_settings(program))
         note += f" Program: {program['name']} ({program.get('choice') or 'given'}{fusion}{reader})."
-    header = ["System", "one-hop EM", "two-hop EM", "all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
+    header = ["System", "one-hop EM", "two-hop EM", "one-hop searched again", "two-hop searched again"]
+    header += ["all gold in context (%)", *[hop.replace("_", " ") for hop in hops]]
     header += ["missed", *[f"{hop.replace('_', ' ')} query recall (%)" for hop in hops]]
     header += ["wrong, all gold (reading)", "wrong, gold missing (retrieval)"]
     rows = [
@@ -208,6 +215,8 @@ def hops_table(report: dict) -> Table | None:
             name,
             em(systems[name], "one_hop"),
             em(systems[name], "two_hop"),
+            searched_again(systems[name], "one_hop"),
+            searched_again(systems[name], "two_hop"),
             cell(_percent(systems[name].get("all_gold_recall"))),
             *[str((systems[name].get("gold_found_by_hop") or {}).get(hop, MISSING)) for hop in hops],
             str((systems[name].get("gold_found_by_hop") or {}).get("missed", MISSING)),

@@ -24,8 +24,10 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
 - `gold_errors`: `{"reading_error", "retrieval_error"}`, the wrong answers on questions with `gold_pids` split by
   the passages instead of the answer string: every gold passage in the final context (reading) or not (retrieval);
   None when no question has `gold_pids`.
-- `by_hops`: `{"one_hop": {"questions", "em", "f1"}, "two_hop": {...}}`, EM/F1 (percent) per question type
-  (the example's `hops`); a type without questions is left out.
+- `by_hops`: `{"one_hop": {"questions", "em", "f1", "searched_again"}, "two_hop": {...}}`, EM/F1 (percent) per
+  question type (the example's `hops`), and how many questions of the type the program searched for more than once
+  (a multi-hop program's stop decision: a one-hop question needs one search, a two-hop one two; None for a program
+  that records no searches); a type without questions is left out.
 - `all_gold_recall`: share of the questions with `gold_pids` whose final context holds every gold passage
   (None for closed book); `gold_found_by_hop`: `{"hop_1": n, "hop_2": m, "missed": k}`, for every gold passage
   the first hop whose search returned it (from `AnswerRecord.hop_pids`; None when no record has them), or missed.
@@ -37,7 +39,8 @@ The evaluator runs each system (teacher, student, ...) on the same questions and
   neither. Precision: abstentions on unanswerable questions over all abstentions; recall: over all unanswerable
   questions (fractions 0-1, None when the denominator is 0).
 - `per_question`: `[{"qid", "prediction", "gold", "em", "f1", "rouge_l", "bleu", "answer_in_context", "hops",
-  "all_gold", "passages", "gold_hops"}]` (0/1 and 0-1 scales; `passages`: how many the final context held) so
+  "all_gold", "passages", "searches", "gold_hops"}]` (0/1 and 0-1 scales; `passages`: how many the final context
+  held; `searches`: how many hops searched) so
   anyone can recompute the means, or score the predictions with another metric
   (`evaluate.load(...).compute(predictions=..., references=...)`).
 
@@ -158,6 +161,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
                 "hops": record.hops,
                 "all_gold": set(record.gold_pids) <= set(record.retrieved_pids) if record.gold_pids else None,
                 "passages": len(record.retrieved_pids),
+                "searches": len(record.hop_pids),
                 "gold_hops": gold_hops(record),
             }
         )
@@ -183,7 +187,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
         "answer_in_context": _mean_or_none([q["answer_in_context"] for q in per_question]),
         "passage_recall": _mean_or_none(recall) if retrieves else None,
         "errors": error_breakdown(records, per_question),
-        "by_hops": by_hops(per_question),
+        "by_hops": by_hops(per_question, searches=any(record.hop_pids for record in records)),
         "all_gold_recall": _mean_or_none([q["all_gold"] for q in per_question]) if retrieves else None,
         "gold_found_by_hop": found_by_hop(records) if any(record.hop_pids for record in records) else None,
         "hop_query_recall": hop_query_recall(records) if any(record.hop_pids for record in records) else None,
@@ -193,8 +197,9 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
     }
 
 
-def by_hops(per_question: Sequence[dict]) -> dict[str, dict]:
-    """EM and F1 (percent) of the one-hop and the two-hop questions apart."""
+def by_hops(per_question: Sequence[dict], *, searches: bool) -> dict[str, dict]:
+    """EM and F1 (percent) of the one-hop and the two-hop questions apart, and how many of each the program searched
+    for more than once (None without `searches`: the program recorded none)."""
     groups = {
         "one_hop": [q for q in per_question if q["hops"] < 2],
         "two_hop": [q for q in per_question if q["hops"] >= 2],
@@ -204,6 +209,7 @@ def by_hops(per_question: Sequence[dict]) -> dict[str, dict]:
             "questions": len(group),
             "em": percent_mean([q["em"] for q in group]),
             "f1": percent_mean([q["f1"] for q in group]),
+            "searched_again": sum(q["searches"] > 1 for q in group) if searches else None,
         }
         for name, group in groups.items()
         if group

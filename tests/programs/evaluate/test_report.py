@@ -157,12 +157,15 @@ def test_question_type_hop_and_abstention_sections(tmp_path):
         },  # fmt: skip
     }
     markdown = (write_report(report, tmp_path) / "report.md").read_text()
-    assert "| System | one-hop EM | two-hop EM | all gold in context (%) | hop 1 | hop 2 | missed |" in markdown
+    header = "| System | one-hop EM | two-hop EM | one-hop searched again | two-hop searched again |"
+    assert f"{header} all gold in context (%) | hop 1 | hop 2 | missed |" in markdown
     # One-hop: a right, c right (abstained); two-hop: b wrong. All gold: a and b (c has no gold passages).
     # Query recall: hop 1 found a's and b's first gold passage (2 searched), hop 2 b's second (1); b is wrong with
     # both its gold passages in context: a reading error.
     assert "| hop 1 query recall (%) | hop 2 query recall (%) | wrong, all gold (reading) |" in markdown
-    assert "| student_distilled | 100.0 (2) | 0.0 (1) | 100.0 | 2 | 1 | 0 | 100.0 (2) | 100.0 (1) | 1 | 0 |" in markdown
+    # Every question searched twice: a and c (one-hop) needlessly, b (two-hop) as it should.
+    row = "| student_distilled | 100.0 (2) | 0.0 (1) | 2 of 2 | 1 of 1 | 100.0 | 2 | 1 | 0 | 100.0 (2) | 100.0 (1) |"
+    assert f"{row} 1 | 0 |" in markdown
     assert "Program: multihop (auto: 1 of 3 training questions have two gold passages, fusion rrf)." in markdown
     # Abstention: 1 unanswerable, 1 abstention, none answered, none refused.
     assert "| student_distilled | 1 | 1 | 0 | 0 | 100.0 | 100.0 |" in markdown

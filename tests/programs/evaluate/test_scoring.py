@@ -180,9 +180,10 @@ def two_hop_case() -> list[AnswerRecord]:
     c  two-hop, right;  gold p3, p4: hop 1 p3, hop 2 p4     -> all gold yes
     d  two-hop, wrong;  gold p5, p6: hop 2 p5, p6 missed    -> all gold no
     one-hop EM 50 (2 questions), two-hop EM 50 (2); all gold 2 of 4; found by hop 1: 2, hop 2: 2, missed 2.
+    Searched again: b (one-hop, needlessly), c and d (two-hop); a stopped after its first hop.
     """
     return [
-        record("a", ["Paris"], "Paris", gold_pids=["p1"], hop_pids=[["p1", "p9"], ["p8"]], pids=["p1", "p9", "p8"]),
+        record("a", ["Paris"], "Paris", gold_pids=["p1"], hop_pids=[["p1", "p9"]], pids=["p1", "p9"]),
         record("b", ["Rome"], "Milan", gold_pids=["p2"], hop_pids=[["p9"], ["p8"]], pids=["p9", "p8"]),
         record("c", ["1742"], "1742", gold_pids=["p3", "p4"], hops=2, hop_pids=[["p3"], ["p3", "p4"]],
                pids=["p3", "p4"]),
@@ -193,18 +194,19 @@ def two_hop_case() -> list[AnswerRecord]:
 def test_figures_per_question_type_and_hop():
     scores = score_system(two_hop_case())
     assert scores["by_hops"] == {
-        "one_hop": {"questions": 2, "em": 50.0, "f1": 50.0},
-        "two_hop": {"questions": 2, "em": 50.0, "f1": 50.0},
+        "one_hop": {"questions": 2, "em": 50.0, "f1": 50.0, "searched_again": 1},
+        "two_hop": {"questions": 2, "em": 50.0, "f1": 50.0, "searched_again": 2},
     }
     assert scores["all_gold_recall"] == pytest.approx(0.5)
     assert scores["gold_found_by_hop"] == {"hop_1": 2, "hop_2": 2, "missed": 2}
     per_question = {q["qid"]: q for q in scores["per_question"]}
     assert per_question["c"]["gold_hops"] == [1, 2] and per_question["d"]["gold_hops"] == [2, None]
     assert [per_question[qid]["all_gold"] for qid in "abcd"] == [True, False, True, False]
+    assert [per_question[qid]["searches"] for qid in "abcd"] == [1, 2, 2, 2]
     # A closed-book system has none of the retrieval figures; one-hop data has no two-hop group.
     closed = score_system([record("a", ["Paris"], "Paris", gold_pids=["p1"])])
     assert closed["all_gold_recall"] is None and closed["gold_found_by_hop"] is None
-    assert list(closed["by_hops"]) == ["one_hop"]
+    assert list(closed["by_hops"]) == ["one_hop"] and closed["by_hops"]["one_hop"]["searched_again"] is None
 
 
 def test_each_hops_query_recall_and_wrong_answers_split_by_gold_passages():

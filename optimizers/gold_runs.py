@@ -12,6 +12,9 @@ While `gold_run` lasts, the program's predictors answer from `optimizers.targets
 `forward` is replaced on the instance and restored after). A query step with no gold target (a later hop whose
 missing passage's title none of its inputs names) searches with the question itself and is left out
 of the trace, as is any call without a gold target: only calls with a gold target become training data.
+An answer step whose context does not hold its gold answer (the gold queries' searches missed it) answers it
+but is left out of the trace too: taught there, the student would learn to guess. (Answers no passage spells out,
+`ANSWERS_NOT_READ`, stay: a yes/no question's, an unanswerable one's `UNANSWERABLE`.)
 
 Simplified: runs are sequential (the predictors are patched in place, so the program must not answer anything
 else at the same time); a step with no gold target and no `question` input ends the run (no trace).
@@ -24,8 +27,14 @@ from contextlib import contextmanager
 from typing import Any
 
 import dspy
+from dspy.evaluate.metrics import normalize_text
 
+from data.loaders import UNANSWERABLE
+from optimizers.metrics import answer_in_context, gold_answers
 from optimizers.targets import QUERY_FIELD, QueryTargets, gold_outputs
+
+ANSWERS_NOT_READ = ("yes", "no", UNANSWERABLE)
+"""Gold answers (normalized) taught from any context: a passage says why, never the word itself."""
 
 
 class NoGoldTarget(Exception):
@@ -42,7 +51,8 @@ def _answering_gold(program: dspy.Module, example: dspy.Example, queries: QueryT
             outputs = gold_outputs(predictor, inputs, example, queries)
             if outputs is not None:
                 prediction = dspy.Prediction(**outputs)
-                trace.append((predictor, dict(inputs), prediction))
+                if not answer_unread(inputs, outputs, example):
+                    trace.append((predictor, dict(inputs), prediction))
                 return prediction
             if list(predictor.signature.output_fields) == [QUERY_FIELD] and inputs.get("question"):
                 return dspy.Prediction(**{QUERY_FIELD: inputs["question"]})
@@ -58,6 +68,18 @@ def _answering_gold(program: dspy.Module, example: dspy.Example, queries: QueryT
     finally:
         for predictor in predictors:
             del predictor.forward
+
+
+def answer_unread(inputs: dict[str, Any], outputs: dict[str, Any], example: dspy.Example) -> bool:
+    """Whether a call answers (an `answer` among its gold outputs) from passages (a list `context`) that do not hold
+    the example's answer or an alias of it."""
+    context = inputs.get("context")
+    if "answer" not in outputs or not isinstance(context, list) or not context:
+        return False
+    golds = gold_answers(example)
+    if any(normalize_text(gold) in ANSWERS_NOT_READ for gold in golds):
+        return False
+    return not answer_in_context(golds, [str(passage) for passage in context])
 
 
 def gold_run(program: dspy.Module, example: dspy.Example, queries: QueryTargets | None) -> list[tuple]:

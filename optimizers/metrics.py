@@ -11,7 +11,7 @@ rambling-but-correct teacher output never becomes a demo.
 Token F1 follows the official HotpotQA script (DSPy's `HotPotF1`): the special answers "yes", "no" and
 "noanswer" only match exactly ("yes it is" vs "yes" scores 0, not 0.67), and so does our `UNANSWERABLE`, the
 answer of a question the data marks unanswerable. `abstained` and `is_unanswerable` tell an abstention and
-an unanswerable question.
+an unanswerable question; `answer_in_context` whether passages hold a gold answer.
 
 Simplified: normalization is SQuAD v1.1's as DSPy writes it (Unicode NFD, lowercase, drop punctuation and
 English articles, squeeze whitespace); there is no number or date canonicalization.
@@ -62,6 +62,13 @@ def is_unanswerable(answers: str | Sequence[str]) -> bool:
     """Whether gold answers mark an unanswerable question (the loader gives those `[UNANSWERABLE]`)."""
     answers = _as_list(answers)
     return bool(answers) and all(abstained(answer) for answer in answers)
+
+
+def answer_in_context(gold: Sequence[str], passages: Sequence[str]) -> bool:
+    """True if a normalized gold answer occurs as whole words in a normalized passage."""
+    texts = [f" {normalize_text(passage)} " for passage in passages]
+    answers = [normalize_text(answer) for answer in gold]
+    return any(answer and f" {answer} " in text for answer in answers for text in texts)
 
 
 def gold_answers(example: dspy.Example) -> list[str]:

@@ -56,9 +56,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
-from dspy.evaluate.metrics import normalize_text
 
-from optimizers.metrics import abstained, is_unanswerable
+from optimizers.metrics import abstained, answer_in_context, is_unanswerable
 from programs.evaluate.metrics import percent_mean
 from retrieval.metrics import recall_at_k
 
@@ -93,13 +92,6 @@ class AnswerRecord:
     """The pids each search of the program returned, one list per hop (the prediction's `hop_pids`)."""
     query_pids: list[list[str]] = field(default_factory=list)
     """The pids each hop's written query alone returned (the prediction's `query_pids`; empty: as `hop_pids`)."""
-
-
-def answer_in_context(gold: Sequence[str], passages: Sequence[str]) -> bool:
-    """True if a normalized gold answer occurs as whole words in a normalized passage."""
-    texts = [f" {normalize_text(passage)} " for passage in passages]
-    answers = [normalize_text(answer) for answer in gold]
-    return any(answer and f" {answer} " in text for answer in answers for text in texts)
 
 
 def gold_hops(record: AnswerRecord) -> list[int | None]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dspy
 import pytest
 
-from data.loaders import WORLD_CORPUS, load_corpus, load_examples
+from data.loaders import UNANSWERABLE, WORLD_CORPUS, load_corpus, load_examples
 from optimizers.gold_runs import gold_run, gold_runs
 from optimizers.targets import NO_QUERY, QueryTargets
 from programs.rag import MultiHopRAG
@@ -55,8 +55,24 @@ def test_one_hop_gold_run_stops_after_the_first_hop_and_calls_no_lm(world):
 
 def test_gold_runs_keep_example_indices_and_skip_examples_without_any_gold_target(world):
     program, queries, examples = world
-    unlabeled_query = dspy.Example(question="Who knows?", answer="nobody").with_inputs("question")
-    items = gold_runs(program, [(3, examples[3]), (7, unlabeled_query)], queries)
+    # Without supporting passages the query steps have no target (they search with the question itself).
+    one_hop = next(e for e in examples if e.question == "Which country does Daithbaesholm belong to?")
+    unlabeled = dspy.Example(question=one_hop.question, answer=one_hop.answer).with_inputs("question")
+    nowhere = dspy.Example(question="Who knows?", answer="Atlantis").with_inputs("question")
+    items = gold_runs(program, [(3, examples[3]), (7, unlabeled), (8, nowhere)], queries)
     assert [item["example_ind"] for item in items] == [3, 7]
-    # The example without supporting passages keeps its answer step (it has a label) and no query step.
+    # The example without supporting passages keeps its answer step (it has a label, found by the question's
+    # search) and no query step; an answer no passage holds is not taught (the student would learn to guess).
     assert _names(program, items[1]["trace"]) == ["generate_answer"]
+
+
+def test_an_answer_step_is_taught_only_from_passages_that_hold_its_answer(world):
+    program, queries, examples = world
+    example = next(e for e in examples if e.question == "In which city was the founder of Shovki Foundry born?")
+    held = gold_run(program, example, queries)
+    assert _names(program, held)[-1] == "generate_answer"
+    wrong = example.copy(answer="Atlantis", answers=["Atlantis"])  # the same searches; no passage says Atlantis
+    assert _names(program, gold_run(program, wrong, queries)) == ["generate_query[0]", "generate_query[1]"]
+    for unspelt in (UNANSWERABLE, "yes", "No"):  # answers no passage spells out are taught from any context
+        answered = example.copy(answer=unspelt, answers=[unspelt])
+        assert _names(program, gold_run(program, answered, queries))[-1] == "generate_answer"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from programs.evaluate.scoring import AnswerRecord, answer_in_context, bootstrap_ci, score_system, worst_questions
+from optimizers.metrics import answer_in_context
+from programs.evaluate.scoring import AnswerRecord, bootstrap_ci, score_system, worst_questions
 
 
 def record(

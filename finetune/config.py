@@ -64,7 +64,7 @@ class LoRATrainConfig:
     max_steps: int | None = None
     """Stop after this many optimizer steps (overrides epochs)."""
     time_budget_s: float | None = None
-    """Stop training after this many seconds (the best weights so far are kept)."""
+    """Stop training after this many seconds, the learning rate decayed to zero by then (best weights kept)."""
     lora_layers: int | None = None
     """Put LoRA only on the top N transformer layers (default: all); the backward pass stops below them."""
     full_finetune: bool = False

@@ -174,8 +174,8 @@ class CompileConfig:
     """CTranslate2 compute type of the student: `auto` (float32 on CPU, float16 on GPU), `int8_float32`, `int8`..."""
     train_minutes: float = 9.0
     """Wall-clock cap on student training, in minutes (0: no cap): on a slow CPU it ends training before --epochs
-    (the manifest's `training.epochs_completed` says where; the best weights so far are kept). It sets the
-    training's `time_budget_s`."""
+    (the manifest's `training.epochs_completed` says where; the learning rate decays to zero by the cap, and the
+    best weights so far are kept). It sets the training's `time_budget_s`."""
     threads: int = 2
     """Parallel LM calls during bootstrapping and evaluation."""
     resume: bool = False

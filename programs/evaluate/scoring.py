@@ -163,6 +163,7 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
     with_gold = [record for record in records if record.gold_pids]
     recall = [recall_at_k(r.retrieved_pids, r.gold_pids, len(r.retrieved_pids)) for r in with_gold]
     retrieves = any(record.retrieved_pids for record in records)
+    searches = any(record.hop_pids for record in records)  # a program that records its hops' searches
     return {
         "questions": len(records),
         "em": percent_mean(em),
@@ -179,10 +180,10 @@ def score_system(records: Sequence[AnswerRecord], *, wall_s: float | None = None
         "answer_in_context": _mean_or_none([q["answer_in_context"] for q in per_question]),
         "passage_recall": _mean_or_none(recall) if retrieves else None,
         "errors": error_breakdown(records, per_question),
-        "by_hops": by_hops(per_question, searches=any(record.hop_pids for record in records)),
+        "by_hops": by_hops(per_question, searches=searches),
         "all_gold_recall": _mean_or_none([q["all_gold"] for q in per_question]) if retrieves else None,
-        "gold_found_by_hop": found_by_hop(records) if any(record.hop_pids for record in records) else None,
-        "hop_query_recall": hop_query_recall(records) if any(record.hop_pids for record in records) else None,
+        "gold_found_by_hop": found_by_hop(records) if searches else None,
+        "hop_query_recall": hop_query_recall(records) if searches else None,
         "gold_errors": gold_errors(per_question) if any(q["all_gold"] is not None for q in per_question) else None,
         "abstention": abstention(records),
         "per_question": per_question,

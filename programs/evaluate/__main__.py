@@ -48,7 +48,8 @@ class EvaluateConfig:
     teacher: bool = True
     """Evaluate the teacher's systems too (`--no-teacher`: the students only; a local teacher is the slow part)."""
     baseline_limit: int | None = None
-    """The baselines (teacher systems, untrained base student) answer the first N questions only."""
+    """The systems compared with (teacher systems, untrained base student, the student behind another retriever)
+    answer the first N questions only."""
     threads: int = 2
     """Questions answered at once (a local engine batches them)."""
 

@@ -9,7 +9,8 @@ directory, the systems a user chooses between and answers the same questions wit
 - `student_distilled`   the LoRA student (`student_program.json` + `student/`), with retrieval;
 - `student_distilled_closed_book`  the same student's answer step with no passages, so its prompt keeps
                         the trained format but holds none (RAG vs closed-book, honestly; `WithoutPassages`);
-- `student_distilled@<retriever>`  the distilled student behind each other retriever the index offers.
+- `student_distilled@<retriever>`  the distilled student behind each other retriever the index offers (a
+                        comparison: with a baseline limit, it answers the baselines' questions).
 
 Each answer becomes a `programs.evaluate.scoring.AnswerRecord` (prediction, latency, tokens from the LM's history,
 retrieved passages, the pids each hop found); `score_system` turns them into EM/F1/ROUGE-L/BLEU with
@@ -40,6 +41,7 @@ from core.log import progress_bars, say
 from data.loaders import file_sha256, load_corpus
 from engine.local import engine_label
 from programs.api import CompiledQA, run_student_lm, run_teacher_lm, student_backend
+from programs.evaluate.baselines import OTHER_RETRIEVER, questions_for
 from programs.evaluate.report import write_report
 from programs.evaluate.scoring import AnswerRecord, score_system, worst_questions
 from programs.rag import answer_or_refuse
@@ -60,8 +62,6 @@ CLOSED_BOOK = "student_distilled_closed_book"
 # Retrievers compared in the report; bm25+rerank re-encodes every candidate on each query (seconds on a CPU),
 # so it is measured only when asked for.
 DEFAULT_RETRIEVERS = ("colbert", "bm25", "hybrid")
-BASELINES = ("teacher_zero_shot", "teacher_compiled", "student_base")
-"""Systems that are there to be compared with, and slow locally (a teacher, or a base model writing until its cap)."""
 
 
 class NoRetrieval:
@@ -140,7 +140,7 @@ def build_systems(
     student_lm = run_student_lm(run_dir, manifest)
     for name, retriever in [(main, retrievers[main])] + [(n, r) for n, r in retrievers.items() if n != main]:
         program = open_program(run_dir, manifest, use="student", retriever=retriever)
-        label = "student_distilled" if name == main else f"student_distilled@{name}"
+        label = "student_distilled" if name == main else f"{OTHER_RETRIEVER}{name}"
         systems.append(System(label, CompiledQA(program, student_lm, adapter), name))
     closed = WithoutPassages(open_program(run_dir, manifest, use="student", retriever=NoRetrieval()))
     systems.append(System(CLOSED_BOOK, CompiledQA(closed, student_lm, adapter), None))
@@ -227,10 +227,10 @@ def evaluate_run(
 
     `index_dir` replaces the run's index (for data with its own corpus); `teacher_lm` replaces the teacher
     the manifest names (tests use a DummyLM), `teacher=False` leaves the teacher's systems out and
-    `baseline_limit=N` has the slow baselines (`BASELINES`) answer the first N questions only (each system's
-    `questions` says how many); `data_files`
-    are hashed into the report; `report_dir` defaults to `run_dir/report`. `threads` questions are answered at
-    once (a local engine batches them).
+    `baseline_limit=N` has the systems compared with (`programs.evaluate.baselines`: the slow baselines and the
+    distilled student behind another retriever) answer the first N questions only (each system's `questions` says
+    how many); `data_files` are hashed into the report; `report_dir` defaults to `run_dir/report`. `threads`
+    questions are answered at once (a local engine batches them).
     """
     run_dir = Path(run_dir)
     manifest = read_run_manifest(run_dir)
@@ -243,7 +243,7 @@ def evaluate_run(
     systems: dict[str, dict] = {}
     with dspy.context(num_threads=threads):
         for system in build_systems(run_dir, manifest, opened, teacher_lm=teacher_lm, teacher=teacher):
-            asked = examples[:baseline_limit] if system.name in BASELINES and baseline_limit else examples
+            asked = questions_for(system.name, examples, baseline_limit)
             records[system.name], wall = answer_all(system, asked, threads)
             scores = score_system(records[system.name], wall_s=wall)
             systems[system.name] = {**scores, "engine": engine_label(system.qa.lm)}

@@ -39,10 +39,9 @@ from core.log import say
 from engine.local import engine_label
 from finetune.prompt import choices
 from programs.api import run_student_lm, run_teacher_lm, student_backend
+from programs.evaluate.baselines import questions_for
 from programs.rundir import open_program, program_file, read_run_manifest
 from programs.user import load_metric, same_value
-
-BASELINES = ("teacher_zero_shot", "teacher_compiled", "student_base")
 
 
 @dataclass
@@ -205,7 +204,7 @@ def evaluate_program_run(run_dir: str | Path, examples: list[dspy.Example], *, t
     metric = load_metric(manifest.get("metric"))
     systems: dict[str, dict] = {}
     for name, program, lm in systems_of(run_dir, manifest, teacher):
-        asked = examples[:baseline_limit] if name in BASELINES and baseline_limit else examples
+        asked = questions_for(name, examples, baseline_limit)
         systems[name], _ = run_system(name, program, lm, metric, asked, threads)
         figures = systems[name]
         say(f"{name:24} score {figures['score']:5.1f}  parse failures {figures['parse_failures']}", detail=True)

@@ -81,7 +81,12 @@ def student_figures(system: dict) -> dict:
 @click.option("--baseline-test-size", default=8, show_default=True, help="Test questions the baselines answer.")
 @compile_options
 @click.option("--epochs", type=int, default=None, help="Training epochs (default: the compile's).")
-@click.option("--train-minutes", default=7.0, show_default=True, help="Cap on student training, in minutes.")
+@click.option(
+    "--train-minutes",
+    default=CompileConfig.train_minutes,
+    show_default=True,
+    help="Cap on student training, in minutes (the compile's default).",
+)
 @click.option("--run-dir", type=click.Path(file_okay=False), default=None, help="Keep the run here.")
 @out_option
 @exit_cleanly_on_error
